@@ -1,0 +1,301 @@
+// Package analyze turns a parsed crash dump into an answer: the bug check
+// and what its parameters mean, the exception and register context, the
+// faulting instruction and the memory it touched, a scan of the captured
+// stack, and the module most probably to blame, with the reason.
+//
+// It sits above the format readers (kdump, cpuctx, vmem) and the
+// knowledge tables (bugcode, ntstatus, winver), and below the outputs.
+package analyze
+
+import (
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bugcheck/bugcheck/bugcode"
+	"github.com/bugcheck/bugcheck/cpuctx"
+	"github.com/bugcheck/bugcheck/disasm"
+	"github.com/bugcheck/bugcheck/kdump"
+	"github.com/bugcheck/bugcheck/ntstatus"
+	"github.com/bugcheck/bugcheck/vmem"
+	"github.com/bugcheck/bugcheck/winver"
+)
+
+// Options tune the analysis.
+type Options struct {
+	// Skip lists module names (case-insensitive, "*" wildcard at the end)
+	// that are never blamed while another module is on the stack: the core
+	// kernel and frameworks that only run on behalf of drivers. Nil means
+	// DefaultSkip.
+	Skip []string
+}
+
+// DefaultSkip is the default list of core modules, in the spirit of
+// WinDbg's triage.ini: the kernel, HAL and kernel debugger transport, and
+// the driver frameworks that run on behalf of a client driver.
+var DefaultSkip = []string{
+	"ntoskrnl.exe", "ntkrnlmp.exe", "ntkrnlpa.exe", "ntkrpamp.exe", "ntkrla57.exe",
+	"hal.dll", "halmacpi.dll", "halacpi.dll", "halaacpi.dll", "hal*.dll",
+	"kd.dll", "kdcom.dll", "kdnet.dll", "kd_*.dll",
+	"wdf01000.sys", "wdfldr.sys", "fltmgr.sys",
+}
+
+// analysis carries the state of one run.
+type analysis struct {
+	f       *kdump.File
+	mem     *vmem.Space
+	arch    cpuctx.Arch
+	opt     Options
+	r       *Report
+	mods    []kdump.Driver // sorted by base
+	ctx     *cpuctx.Context
+	ctxFull bool
+	ip      uint64
+	ipKnown bool
+	faultSP uint64
+	inst    *disasm.Inst
+	exc     kdump.ExceptionRecord
+	hasExc  bool
+}
+
+// Analyze analyses a parsed dump.
+func Analyze(f *kdump.File, opt Options) *Report {
+	if opt.Skip == nil {
+		opt.Skip = DefaultSkip
+	}
+	a := &analysis{f: f, mem: f.Memory(), arch: f.Arch, opt: opt}
+	a.r = &Report{SchemaVersion: SchemaVersion, File: f.Name, FileSize: f.Size(),
+		Format: f.Header.DumpType.Format(), DumpType: f.Header.DumpType.String(), Arch: f.Arch.String(),
+		Stack: []StackSlot{}, Modules: []Module{}, Unloaded: []Unloaded{}, Warnings: []string{}, NextSteps: []string{}}
+	a.r.Warnings = append(a.r.Warnings, f.Warnings...)
+	a.header()
+	a.modules()
+	a.bugcheck()
+	a.faultContext()
+	a.faultingInstruction()
+	a.stackScan()
+	a.blame()
+	a.explain()
+	return a.r
+}
+
+func hex64(v uint64) string { return fmt.Sprintf("%#x", v) }
+
+func (a *analysis) ptrHex(v uint64) string {
+	if a.arch == cpuctx.ArchX86 {
+		v &= 0xffffffff
+	}
+	return hex64(v)
+}
+
+var productNames = map[uint32]string{1: "workstation", 2: "domain controller", 3: "server"}
+
+func (a *analysis) header() {
+	h := a.f.Header
+	r := a.r
+	r.OS = OS{Build: h.MinorVersion, Name: winver.Name(h.MinorVersion, h.ProductType), MajorVersion: h.MajorVersion,
+		Checked: h.MajorVersion == 0xc, ProductType: productNames[h.ProductType], SuiteMask: hex64(uint64(h.SuiteMask)),
+		Processors: h.NumberProcessors}
+	if r.OS.ProductType == "" {
+		r.OS.ProductType = fmt.Sprintf("unknown (%d)", h.ProductType)
+	}
+	if !h.SystemTime.IsZero() {
+		r.CrashTime = h.SystemTime.UTC().Format(time.RFC3339)
+	}
+	r.UptimeSeconds = float64(h.SystemUpTime.Microseconds()) / 1e6
+	if t := a.f.Triage; t != nil {
+		r.Captured = CapturedInfo{Regions: len(a.mem.Regions()), Bytes: a.mem.Captured(), StackBytes: t.SizeOfCallStack, DataBlocks: len(t.DataBlocks)}
+		if t.SizeOfCallStack > 0 {
+			r.Captured.StackBase = a.ptrHex(t.TopOfStack)
+		}
+		if th := a.f.CurrentThread(); th != 0 {
+			r.Thread = &Thread{Address: a.ptrHex(th)}
+		}
+	} else {
+		r.Captured = CapturedInfo{Regions: len(a.mem.Regions()), Bytes: a.mem.Captured()}
+		r.Warnings = append(r.Warnings, fmt.Sprintf("the body of a %s is not read yet: only the header was analysed", h.DumpType))
+	}
+}
+
+func (a *analysis) modules() {
+	t := a.f.Triage
+	if t == nil {
+		return
+	}
+	for _, d := range t.Drivers {
+		a.r.Modules = append(a.r.Modules, Module{Name: d.BaseName(), Path: d.Name, Base: a.ptrHex(d.Base),
+			Size: hex64(uint64(d.Size)), End: a.ptrHex(d.Base + uint64(d.Size)), Timestamp: hex64(uint64(d.Timestamp)),
+			Checksum: hex64(uint64(d.Checksum))})
+	}
+	for _, u := range t.Unloaded {
+		a.r.Unloaded = append(a.r.Unloaded, Unloaded{Name: u.Name, Start: a.ptrHex(u.Start), End: a.ptrHex(u.End)})
+	}
+	a.mods = append([]kdump.Driver(nil), t.Drivers...)
+	sort.SliceStable(a.mods, func(i, j int) bool { return a.mods[i].Base < a.mods[j].Base })
+}
+
+// moduleAt returns the module containing addr.
+func (a *analysis) moduleAt(addr uint64) (kdump.Driver, bool) {
+	i := sort.Search(len(a.mods), func(i int) bool { return a.mods[i].Base > addr })
+	for j := i - 1; j >= 0 && j >= i-4; j-- { // tolerate a few overlapping entries
+		if a.mods[j].Contains(addr) {
+			return a.mods[j], true
+		}
+	}
+	return kdump.Driver{}, false
+}
+
+// symbol renders addr as module+0xoffset, or the bare address.
+func (a *analysis) symbol(addr uint64) (string, kdump.Driver, bool) {
+	if m, ok := a.moduleAt(addr); ok {
+		return fmt.Sprintf("%s+%#x", m.BaseName(), addr-m.Base), m, true
+	}
+	return a.ptrHex(addr), kdump.Driver{}, false
+}
+
+func (a *analysis) bugcheck() {
+	h := a.f.Header
+	code := h.BugCheckCode
+	bc := BugCheck{Code: fmt.Sprintf("%#x", code), Name: bugcode.Name(code), Parameters: []string{}, Meanings: []ParamNote{}}
+	if bc.Name == "" {
+		bc.Name = fmt.Sprintf("UNKNOWN_BUGCHECK_%#X", code)
+	}
+	info, _ := bugcode.Lookup(code)
+	for i, p := range h.BugCheckParameters {
+		bc.Parameters = append(bc.Parameters, a.ptrHex(p))
+		note := ParamNote{Index: i + 1, Value: a.ptrHex(p), Meaning: info.Params[i], Decoded: a.decodeParam(bugcode.Base(code), i, p)}
+		bc.Meanings = append(bc.Meanings, note)
+	}
+	if n, ok := a.f.ProcessorNumber(); ok {
+		bc.Processor = &n
+	}
+	a.r.BugCheck = bc
+}
+
+// decodeParam explains a coded parameter value.
+func (a *analysis) decodeParam(base uint32, i int, v uint64) string {
+	switch {
+	case base == 0x50 && i == 1, (base == 0xd5 || base == 0xd6) && i == 1:
+		return accessName(pageFaultAccess(a.f.Header.MinorVersion, v))
+	case (base == 0x0a || base == 0xd1) && i == 1:
+		return fmt.Sprintf("IRQL %d%s", v, irqlName(v))
+	case (base == 0x0a || base == 0xd1) && i == 2:
+		return accessName(irqlAccess(base, v))
+	case (base == 0x1e || base == 0x7e || base == 0x8e || base == 0x3b) && i == 0:
+		if n := ntstatus.Name(uint32(v)); n != "" {
+			return n
+		}
+	case base == 0x50 && i == 3:
+		return bugcode.PageFaultType(v)
+	case base == 0x1e && i == 2:
+		return accessName(exceptionAccess(v))
+	}
+	if isCodeParam(base, i) {
+		if s, _, ok := a.symbol(v); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+func isCodeParam(base uint32, i int) bool {
+	switch base {
+	case 0x1e, 0x7e, 0x8e, 0x3b:
+		return i == 1
+	case 0x50, 0xd5, 0xd6:
+		return i == 2
+	case 0x0a, 0xd1, 0xc5:
+		return i == 3
+	}
+	return false
+}
+
+var irqlNames = map[uint64]string{0: "PASSIVE_LEVEL", 1: "APC_LEVEL", 2: "DISPATCH_LEVEL"}
+
+func irqlName(v uint64) string {
+	if n, ok := irqlNames[v]; ok {
+		return " (" + n + ")"
+	}
+	if v <= 15 {
+		return " (device IRQL)"
+	}
+	return ""
+}
+
+// Access kinds.
+const (
+	accUnknown = iota
+	accRead
+	accWrite
+	accExecute
+)
+
+func accessName(k int) string {
+	return [...]string{"unknown", "read", "write", "execute"}[k]
+}
+
+// pageFaultAccess decodes 0x50's second parameter. From Windows 10 1507
+// (build 10240) it is 0 read, 2 write, 10 execute; earlier 0 read, 1 write.
+func pageFaultAccess(build uint32, v uint64) int {
+	switch {
+	case v == 0:
+		return accRead
+	case v == 2, v == 1 && build < 10240:
+		return accWrite
+	case v == 10, v == 8:
+		return accExecute
+	case v == 1:
+		return accWrite
+	}
+	return accUnknown
+}
+
+// irqlAccess decodes the third parameter of 0x0A and 0xD1.
+func irqlAccess(base uint32, v uint64) int {
+	switch {
+	case v&8 != 0, base == 0xd1 && v == 2:
+		return accExecute
+	case v&1 != 0:
+		return accWrite
+	}
+	return accRead
+}
+
+// exceptionAccess decodes the first parameter of an access violation.
+func exceptionAccess(v uint64) int {
+	switch v {
+	case 0:
+		return accRead
+	case 1:
+		return accWrite
+	case 8:
+		return accExecute
+	}
+	return accUnknown
+}
+
+// hexBytes renders instruction bytes.
+func hexBytes(b []byte) string { return hex.EncodeToString(b) }
+
+// skip reports whether a module is on the core skip list.
+func (a *analysis) skip(name string) bool {
+	n := strings.ToLower(name)
+	for _, p := range a.opt.Skip {
+		p = strings.ToLower(p)
+		if strings.HasSuffix(p, "*") && strings.HasPrefix(n, strings.TrimSuffix(p, "*")) {
+			return true
+		}
+		if i := strings.IndexByte(p, '*'); i >= 0 && !strings.HasSuffix(p, "*") {
+			if strings.HasPrefix(n, p[:i]) && strings.HasSuffix(n, p[i+1:]) {
+				return true
+			}
+			continue
+		}
+		if n == p {
+			return true
+		}
+	}
+	return false
+}

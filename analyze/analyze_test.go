@@ -1,0 +1,292 @@
+package analyze_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/bugcheck/bugcheck/analyze"
+	"github.com/bugcheck/bugcheck/cpuctx"
+	"github.com/bugcheck/bugcheck/dumpwriter"
+	"github.com/bugcheck/bugcheck/internal/corpus"
+	"github.com/bugcheck/bugcheck/internal/sample"
+	"github.com/bugcheck/bugcheck/kdump"
+)
+
+func open(t testing.TB, b []byte) *kdump.File {
+	t.Helper()
+	f, err := kdump.NewFile(bytes.NewReader(b), int64(len(b)), "test.dmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestCorpusTriageX64(t *testing.T) {
+	f, err := kdump.Open(corpus.Path(t, "dumps", "triage_x64.dmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := analyze.Analyze(f, analyze.Options{})
+	want := map[string]string{
+		"format":              "kernel-triage",
+		"arch":                "x64",
+		"crash_time":          "2021-02-21T01:38:22Z",
+		"os.name":             "Windows 10 version 2004",
+		"bugcheck.code":       "0x1000007e",
+		"bugcheck.name":       "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M",
+		"bugcheck.p1":         "0xffffffffc0000005",
+		"bugcheck.p2":         "0xfffff8048b58334c",
+		"exception.code":      "0xc0000005",
+		"exception.name":      "STATUS_ACCESS_VIOLATION",
+		"exception.address":   "0xfffff8048b58334c",
+		"faulting_ip.module":  "amdppm.sys",
+		"faulting_ip.offset":  "0x334c",
+		"faulting_ip.symbol":  "amdppm.sys+0x334c",
+		"faulting_ip.insn":    "mov dword ptr [r9+r8],edx",
+		"faulting_ip.access":  "write",
+		"faulting_ip.ea":      "0xffff9b000336004c",
+		"access.kind":         "write",
+		"access.address":      "0xffffffffffffffff",
+		"culprit.module":      "amdppm.sys",
+		"culprit.kind":        "driver",
+		"context.rsp":         "0xffff850429892120",
+		"modules[0].name":     "ntoskrnl.exe",
+		"modules[0].base":     "0xfffff8047ba00000",
+		"modules[0].size":     "0x1046000",
+		"unloaded[0].name":    "dam.sys",
+		"thread.address":      "0xffffc08bde9e1640",
+		"exception.param0":    "0x1",
+		"context.source":      "context record at 0xffff850429891720 (parameter 4)",
+		"exception.source":    "exception record at 0xffff850429891ee8 (parameter 3)",
+		"faulting_ip.bytes":   "43891401",
+		"bugcheck.meaning[0]": "STATUS_ACCESS_VIOLATION",
+	}
+	got := map[string]string{
+		"format": r.Format, "arch": r.Arch, "crash_time": r.CrashTime, "os.name": r.OS.Name,
+		"bugcheck.code": r.BugCheck.Code, "bugcheck.name": r.BugCheck.Name,
+		"bugcheck.p1": r.BugCheck.Parameters[0], "bugcheck.p2": r.BugCheck.Parameters[1],
+		"culprit.module": r.Culprit.Module, "culprit.kind": r.Culprit.Kind,
+		"modules[0].name": r.Modules[0].Name, "modules[0].base": r.Modules[0].Base, "modules[0].size": r.Modules[0].Size,
+		"unloaded[0].name": r.Unloaded[0].Name, "bugcheck.meaning[0]": r.BugCheck.Meanings[0].Decoded,
+	}
+	if e := r.Exception; e != nil {
+		got["exception.code"], got["exception.name"], got["exception.address"], got["exception.source"] = e.Code, e.Name, e.Address, e.Source
+		if len(e.Parameters) > 0 {
+			got["exception.param0"] = e.Parameters[0]
+		}
+	}
+	if f := r.FaultingIP; f != nil {
+		got["faulting_ip.module"], got["faulting_ip.offset"], got["faulting_ip.symbol"] = f.Module, f.Offset, f.Symbol
+		got["faulting_ip.insn"], got["faulting_ip.access"], got["faulting_ip.ea"], got["faulting_ip.bytes"] = f.Instruction, f.Access, f.EffectiveAddress, f.Bytes
+	}
+	if a := r.Access; a != nil {
+		got["access.kind"], got["access.address"] = a.Kind, a.Address
+	}
+	if c := r.Context; c != nil {
+		got["context.rsp"], got["context.source"] = c.Registers["rsp"], c.Source
+	}
+	if r.Thread != nil {
+		got["thread.address"] = r.Thread.Address
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %q, want %q", k, got[k], w)
+		}
+	}
+	if r.OS.Build != 19041 || r.OS.Processors != 16 || len(r.Modules) != 151 || len(r.Unloaded) != 4 {
+		t.Errorf("build %d cpus %d modules %d unloaded %d", r.OS.Build, r.OS.Processors, len(r.Modules), len(r.Unloaded))
+	}
+	if r.UptimeSeconds < 3.7 || r.UptimeSeconds > 3.8 {
+		t.Errorf("uptime = %v", r.UptimeSeconds)
+	}
+	// The unwound frames the manifest lists must appear in the stack scan,
+	// as values following a call.
+	wantFrames := map[string]string{
+		"0xfffff8048b58313f": "amdppm.sys+0x313f",
+		"0xfffff8048b583234": "amdppm.sys+0x3234",
+		"0xfffff8048b5a0e8f": "amdppm.sys+0x20e8f",
+		"0xfffff8048b5a83f6": "amdppm.sys+0x283f6",
+		"0xfffff8048b59f852": "amdppm.sys+0x1f852",
+	}
+	for _, s := range r.Stack {
+		if sym, ok := wantFrames[s.Value]; ok {
+			if s.Symbol != sym || !s.AfterFault {
+				t.Errorf("stack %s: symbol %s after-fault %v", s.Value, s.Symbol, s.AfterFault)
+			}
+			delete(wantFrames, s.Value)
+		}
+	}
+	for v := range wantFrames {
+		t.Errorf("return address %s missing from the stack scan", v)
+	}
+	if !strings.Contains(r.Culprit.Reason, "amdppm.sys+0x334c") {
+		t.Errorf("culprit reason = %q", r.Culprit.Reason)
+	}
+}
+
+func TestSample(t *testing.T) {
+	r := analyze.Analyze(open(t, sample.Bytes()), analyze.Options{})
+	if r.BugCheck.Code != "0x50" || r.BugCheck.Name != "PAGE_FAULT_IN_NONPAGED_AREA" {
+		t.Errorf("bugcheck = %s %s", r.BugCheck.Code, r.BugCheck.Name)
+	}
+	if r.Culprit.Module != sample.DriverName || r.Culprit.Kind != analyze.KindDriver {
+		t.Errorf("culprit = %+v", r.Culprit)
+	}
+	if r.Access == nil || r.Access.Kind != "write" || r.Access.Address != "0xffffc80a1b2c4000" {
+		t.Errorf("access = %+v", r.Access)
+	}
+	f := r.FaultingIP
+	if f == nil || f.Symbol != "acmefilt.sys+0x1a40" || f.Instruction != "mov dword ptr [rcx+rax*4],edx" ||
+		f.Access != "write" || f.AccessSize != 4 || f.EffectiveAddress != "0xffffc80a1b2c4000" {
+		t.Fatalf("faulting ip = %+v", f)
+	}
+	if r.Context == nil || r.Context.Complete || !strings.Contains(r.Context.Source, "trap frame found on the stack") {
+		t.Errorf("context = %+v", r.Context)
+	}
+	if !strings.Contains(r.Explanation, "buffer overrun") || !strings.Contains(r.Explanation, "same address the bug check reports") {
+		t.Errorf("explanation = %q", r.Explanation)
+	}
+	var sawCaller bool
+	for _, s := range r.Stack {
+		if s.Symbol == "acmefilt.sys+0x229a" {
+			sawCaller = s.AfterFault && s.CallVerified != nil && *s.CallVerified
+		}
+	}
+	if !sawCaller {
+		t.Error("the caller's return address acmefilt.sys+0x229a is not listed as a verified call after the fault")
+	}
+	steps := strings.Join(r.NextSteps, "\n")
+	for _, w := range []string{"verifier /standard /driver acmefilt.sys", "ExAllocatePool2", "POOL_FLAG_NON_PAGED", "NULL"} {
+		if !strings.Contains(steps, w) {
+			t.Errorf("next steps lack %q", w)
+		}
+	}
+}
+
+// TestCulpritRules checks attribution when the fault is in the kernel, in
+// no module, in an unloaded driver, and for manual and hardware crashes.
+func TestCulpritRules(t *testing.T) {
+	nt, drv := uint64(0xfffff80270a00000), uint64(0xfffff80275a30000)
+	mods := []dumpwriter.Module{
+		{Path: `\SystemRoot\system32\ntoskrnl.exe`, Base: nt, Size: 0x100000},
+		{Path: `\SystemRoot\System32\drivers\Wdf01000.sys`, Base: nt + 0x200000, Size: 0x10000},
+		{Path: `\SystemRoot\System32\drivers\vendor.sys`, Base: drv, Size: 0x10000},
+	}
+	stackWith := func(vals ...uint64) []byte {
+		b := make([]byte, 0x100)
+		for i, v := range vals {
+			for j := 0; j < 8; j++ {
+				b[0x10+8*i+j] = byte(v >> (8 * j))
+			}
+		}
+		return b
+	}
+	cases := []struct {
+		name       string
+		code       uint32
+		params     [4]uint64
+		stack      []byte
+		wantModule string
+		wantKind   string
+	}{
+		{"fault in driver", 0x50, [4]uint64{0x10, 0, drv + 0x100, 0}, stackWith(nt + 5), "vendor.sys", "driver"},
+		{"fault in nt, driver on stack", 0xd1, [4]uint64{0x10, 2, 0, nt + 0x500}, stackWith(nt+0x10, nt+0x200010, drv+0x40), "vendor.sys", "driver"},
+		{"fault in nt alone", 0x0a, [4]uint64{0x10, 2, 0, nt + 0x500}, stackWith(nt + 0x10), "ntoskrnl.exe", "core"},
+		{"fault in unloaded driver", 0x50, [4]uint64{0x10, 0, nt + 0x300100, 0}, stackWith(nt + 0x10), "gone.sys", "driver"},
+		{"fault nowhere", 0x50, [4]uint64{0x10, 0, 0xfffff80299990000, 0}, stackWith(nt + 0x10), "", "unknown"},
+		{"manual", 0xe2, [4]uint64{}, stackWith(drv + 0x10), "", "manual"},
+		{"hardware", 0x124, [4]uint64{}, stackWith(drv + 0x10), "", "hardware"},
+		{"no ip, driver on stack", 0xc4, [4]uint64{0x91}, stackWith(nt+0x10, drv+0x20), "vendor.sys", "driver"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := &dumpwriter.Triage{Arch: cpuctx.ArchX64, Build: 19045, Processors: 2, BugCheck: c.code, Params: c.params,
+				Modules: mods, TopOfStack: 0xfffff8027a55d000, Stack: c.stack,
+				Unloaded: []dumpwriter.Unloaded{{Name: "gone.sys", Start: nt + 0x300000, End: nt + 0x310000}}}
+			b, err := d.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := analyze.Analyze(open(t, b), analyze.Options{})
+			if r.Culprit.Module != c.wantModule || r.Culprit.Kind != c.wantKind {
+				t.Errorf("culprit = %q (%s): %s; want %q (%s)", r.Culprit.Module, r.Culprit.Kind, r.Culprit.Reason, c.wantModule, c.wantKind)
+			}
+			if r.Culprit.Reason == "" || r.Explanation == "" || len(r.NextSteps) == 0 {
+				t.Errorf("empty verdict text: %+v", r)
+			}
+		})
+	}
+}
+
+func TestSkipOption(t *testing.T) {
+	r := analyze.Analyze(open(t, sample.Bytes()), analyze.Options{Skip: append(analyze.DefaultSkip, "acme*")})
+	if r.Culprit.Module != "ndis.sys" {
+		t.Errorf("with acme* skipped, culprit = %q (%s)", r.Culprit.Module, r.Culprit.Reason)
+	}
+}
+
+func TestArchitectures(t *testing.T) {
+	for _, c := range []struct {
+		arch cpuctx.Arch
+		code []byte
+		regs map[string]uint64
+		insn string
+		ea   string
+	}{
+		{cpuctx.ArchX86, []byte{0x8b, 0x46, 0x04}, map[string]uint64{"esi": 0x1000, "eip": 0x82a01234, "esp": 0x8a55d000}, "mov eax,dword ptr [esi+4]", "0x1004"},
+		{cpuctx.ArchARM64, []byte{0x20, 0x08, 0x40, 0xf9}, map[string]uint64{"x1": 0x2000, "pc": 0xfffff80270a01234, "sp": 0xfffff8027a55d000}, "", "0x2010"},
+	} {
+		t.Run(c.arch.String(), func(t *testing.T) {
+			base := uint64(0xfffff80270a00000)
+			if c.arch == cpuctx.ArchX86 {
+				base = 0x82a00000
+			}
+			ip := base + 0x1234
+			ctx := &cpuctx.Context{Arch: c.arch, Flags: cpuctx.Full(c.arch)}
+			for k, v := range c.regs {
+				ctx.Set(k, v)
+			}
+			stack := make([]byte, 0x800)
+			cxrAt := uint64(0x100)
+			copy(stack[cxrAt:], ctx.Bytes())
+			top := c.regs["esp"] + c.regs["sp"]
+			d := &dumpwriter.Triage{Arch: c.arch, Build: 22621, Processors: 2, BugCheck: 0x7e,
+				Params:     [4]uint64{0xc0000005, ip, 0, top + cxrAt},
+				Modules:    []dumpwriter.Module{{Path: `\SystemRoot\System32\drivers\v.sys`, Base: base, Size: 0x10000}},
+				TopOfStack: top, Stack: stack,
+				Blocks: []dumpwriter.Block{{Addr: ip, Data: c.code}}}
+			b, err := d.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := analyze.Analyze(open(t, b), analyze.Options{})
+			if r.Arch != c.arch.String() || r.FaultingIP == nil || r.FaultingIP.Symbol != "v.sys+0x1234" {
+				t.Fatalf("arch %s faulting ip %+v", r.Arch, r.FaultingIP)
+			}
+			if c.insn != "" && r.FaultingIP.Instruction != c.insn {
+				t.Errorf("instruction = %q, want %q", r.FaultingIP.Instruction, c.insn)
+			}
+			if r.FaultingIP.Access != "read" || r.FaultingIP.EffectiveAddress != c.ea {
+				t.Errorf("access %q at %q, want read at %s", r.FaultingIP.Access, r.FaultingIP.EffectiveAddress, c.ea)
+			}
+			if r.Culprit.Module != "v.sys" {
+				t.Errorf("culprit = %+v", r.Culprit)
+			}
+		})
+	}
+}
+
+func BenchmarkAnalyzeCorpus(b *testing.B) {
+	path := corpus.Path(b, "dumps", "triage_x64.dmp")
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := kdump.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		analyze.Analyze(f, analyze.Options{})
+		f.Close()
+	}
+}

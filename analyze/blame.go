@@ -1,0 +1,119 @@
+package analyze
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bugcheck/bugcheck/bugcode"
+	"github.com/bugcheck/bugcheck/kdump"
+)
+
+// Culprit kinds.
+const (
+	KindDriver   = "driver"
+	KindCore     = "core"
+	KindHardware = "hardware"
+	KindManual   = "manual"
+	KindUnknown  = "unknown"
+)
+
+// blame picks the module most probably at fault.
+func (a *analysis) blame() {
+	base := bugcode.Base(a.f.Header.BugCheckCode)
+	c := &a.r.Culprit
+	switch base {
+	case 0xe2, 0xdeaddead, 0x1c8, 0x161:
+		*c = Culprit{Kind: KindManual, Reason: "the crash was started on purpose (keyboard crash, debugger, power-button hold or a test tool), not by a fault"}
+		return
+	case 0x124, 0x9c:
+		*c = Culprit{Kind: KindHardware, Reason: "the processor or platform reported an uncorrectable hardware error (WHEA / machine check); check the hardware, its firmware and its temperature before suspecting a driver"}
+		return
+	}
+	var faultMod string
+	if a.ipKnown {
+		if m, ok := a.moduleAt(a.ip); ok {
+			faultMod = m.BaseName()
+			if !a.skip(faultMod) {
+				a.setCulprit(faultMod, fmt.Sprintf("the faulting instruction at %s (%s+%#x) is in %s", a.ptrHex(a.ip), faultMod, a.ip-m.Base, faultMod))
+				return
+			}
+		}
+	}
+	// The fault is in a core module or unknown: look up the stack.
+	if slot, ok := a.firstOnStack(); ok {
+		why := "first module on the stack that is not a core Windows component"
+		if faultMod != "" {
+			why = fmt.Sprintf("the fault is in %s, a core component that runs on behalf of drivers; %s is the first other module on the stack above the fault (%s at %s)", faultMod, slot.Module, slot.Symbol, slot.Address)
+		} else if a.ipKnown {
+			why = fmt.Sprintf("the faulting address %s is in no loaded module; %s is the first non-core module on the stack (%s at %s)", a.ptrHex(a.ip), slot.Module, slot.Symbol, slot.Address)
+		} else {
+			why = fmt.Sprintf("the bug check names no faulting instruction; %s is the first non-core module on the captured stack (%s at %s)", slot.Module, slot.Symbol, slot.Address)
+		}
+		a.setCulprit(slot.Module, why)
+		return
+	}
+	if faultMod != "" {
+		a.setCulprit(faultMod, fmt.Sprintf("the fault is in %s and no other module is on the captured stack; a core component that faults on its own usually points to memory corrupted by another driver or to failing hardware", faultMod))
+		c.Kind = KindCore
+		return
+	}
+	if a.ipKnown {
+		*c = Culprit{Kind: KindUnknown, Reason: fmt.Sprintf("the faulting address %s is in no loaded module and no driver is on the captured stack: code ran from freed or corrupted memory, or from a driver that has since unloaded", a.ptrHex(a.ip))}
+		var unloaded []kdump.UnloadedDriver
+		if a.f.Triage != nil {
+			unloaded = a.f.Triage.Unloaded
+		}
+		for _, u := range unloaded {
+			if a.ip >= u.Start && a.ip < u.End {
+				c.Module = u.Name
+				c.Kind = KindDriver
+				c.Reason = fmt.Sprintf("the faulting address %s is inside %s, which had been unloaded: the driver left a callback, timer or thread running after it unloaded", a.ptrHex(a.ip), u.Name)
+			}
+		}
+		return
+	}
+	*c = Culprit{Kind: KindUnknown, Reason: "the dump names no faulting instruction and no driver other than core Windows components is on the captured stack"}
+}
+
+// firstOnStack returns the innermost stack slot in a non-core module,
+// preferring slots above the fault and values that follow a call.
+func (a *analysis) firstOnStack() (StackSlot, bool) {
+	pick := func(needAfter, needCall bool) (StackSlot, bool) {
+		for _, s := range a.r.Stack {
+			if needAfter && !s.AfterFault {
+				continue
+			}
+			if needCall && (s.CallVerified == nil || !*s.CallVerified) {
+				continue
+			}
+			if !a.skip(s.Module) {
+				return s, true
+			}
+		}
+		return StackSlot{}, false
+	}
+	tries := [][2]bool{{true, true}, {true, false}, {false, true}, {false, false}}
+	if a.faultSP == 0 {
+		tries = [][2]bool{{false, true}, {false, false}}
+	}
+	for _, t := range tries {
+		if s, ok := pick(t[0], t[1]); ok {
+			return s, true
+		}
+	}
+	return StackSlot{}, false
+}
+
+func (a *analysis) setCulprit(name, reason string) {
+	c := Culprit{Module: name, Kind: KindDriver, Reason: reason}
+	for _, m := range a.mods {
+		if strings.EqualFold(m.BaseName(), name) {
+			c.Path, c.Version = m.Name, hex64(uint64(m.Timestamp))
+			break
+		}
+	}
+	if a.skip(name) {
+		c.Kind = KindCore
+	}
+	a.r.Culprit = c
+}

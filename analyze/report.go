@@ -1,0 +1,178 @@
+package analyze
+
+import "sort"
+
+// SchemaVersion is the version of the JSON report schema (docs/json-schema.md).
+// It changes only when a field is removed or changes meaning.
+const SchemaVersion = 1
+
+// Report is the result of analysing one crash dump. Its JSON form is the
+// documented, stable output of `bugcheck analyze --json`. Addresses, codes
+// and sizes are lowercase 0x-prefixed hex strings.
+type Report struct {
+	SchemaVersion int      `json:"schema_version"`
+	File          string   `json:"file"`
+	FileSize      int64    `json:"file_size"`
+	Format        string   `json:"format"`
+	DumpType      string   `json:"dump_type"`
+	Arch          string   `json:"arch"`
+	OS            OS       `json:"os"`
+	CrashTime     string   `json:"crash_time,omitempty"`
+	UptimeSeconds float64  `json:"uptime_seconds"`
+	BugCheck      BugCheck `json:"bugcheck"`
+
+	Exception   *Exception   `json:"exception,omitempty"`
+	Context     *Registers   `json:"context,omitempty"`
+	FaultingIP  *FaultingIP  `json:"faulting_ip,omitempty"`
+	Access      *Access      `json:"memory_access,omitempty"`
+	Culprit     Culprit      `json:"culprit"`
+	Summary     string       `json:"summary"`
+	Explanation string       `json:"explanation"`
+	NextSteps   []string     `json:"next_steps"`
+	Thread      *Thread      `json:"thread,omitempty"`
+	Stack       []StackSlot  `json:"stack"`
+	Modules     []Module     `json:"modules"`
+	Unloaded    []Unloaded   `json:"unloaded_modules"`
+	Captured    CapturedInfo `json:"captured"`
+	Warnings    []string     `json:"warnings"`
+}
+
+// OS describes the crashed system.
+type OS struct {
+	Build        uint32 `json:"build"`
+	Name         string `json:"name"`
+	MajorVersion uint32 `json:"major_version"`
+	Checked      bool   `json:"checked_build"`
+	ProductType  string `json:"product_type"`
+	SuiteMask    string `json:"suite_mask"`
+	Processors   uint32 `json:"processors"`
+}
+
+// BugCheck is the stop code and its parameters.
+type BugCheck struct {
+	Code       string      `json:"code"`
+	Name       string      `json:"name"`
+	Parameters []string    `json:"parameters"`
+	Meanings   []ParamNote `json:"parameter_meanings"`
+	Processor  *uint32     `json:"processor,omitempty"`
+}
+
+// ParamNote says what one bug check parameter means.
+type ParamNote struct {
+	Index   int    `json:"index"` // 1-based, as Microsoft's documentation numbers them
+	Value   string `json:"value"`
+	Meaning string `json:"meaning,omitempty"`
+	Decoded string `json:"decoded,omitempty"`
+}
+
+// Exception is the exception record a bug check points to.
+type Exception struct {
+	Code       string   `json:"code"`
+	Name       string   `json:"name,omitempty"`
+	Text       string   `json:"description,omitempty"`
+	Address    string   `json:"address"`
+	Flags      string   `json:"flags"`
+	Parameters []string `json:"parameters"`
+	Source     string   `json:"source"`
+}
+
+// Registers is a register set and where it was found.
+type Registers struct {
+	Source    string            `json:"source"`
+	Complete  bool              `json:"complete"` // false for trap frames, which save only some registers
+	Registers map[string]string `json:"registers"`
+	order     []string
+}
+
+// FaultingIP is the instruction that faulted.
+type FaultingIP struct {
+	Address          string `json:"address"`
+	Module           string `json:"module,omitempty"`
+	Offset           string `json:"offset,omitempty"`
+	Symbol           string `json:"symbol"`
+	Instruction      string `json:"instruction,omitempty"`
+	Bytes            string `json:"bytes,omitempty"`
+	Access           string `json:"access,omitempty"`
+	AccessSize       int    `json:"access_size,omitempty"`
+	EffectiveAddress string `json:"effective_address,omitempty"`
+	Source           string `json:"source"`
+	Note             string `json:"note,omitempty"`
+}
+
+// Access is the memory access that caused the crash, as the bug check or
+// exception reports it.
+type Access struct {
+	Address string `json:"address"`
+	Kind    string `json:"kind"` // read, write, execute or unknown
+	Source  string `json:"source"`
+	Note    string `json:"note,omitempty"`
+}
+
+// Culprit is the module blamed and why.
+type Culprit struct {
+	Module  string `json:"module,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Kind    string `json:"kind"` // driver, core, hardware, manual, unknown
+	Reason  string `json:"reason"`
+	Version string `json:"timestamp,omitempty"`
+}
+
+// Thread is what the dump says about the thread that crashed.
+type Thread struct {
+	Address string `json:"address,omitempty"`
+}
+
+// StackSlot is a captured stack slot whose value points into a module.
+type StackSlot struct {
+	Address      string `json:"address"` // where on the stack
+	Value        string `json:"value"`
+	Module       string `json:"module"`
+	Offset       string `json:"offset"`
+	Symbol       string `json:"symbol"`
+	AfterFault   bool   `json:"after_fault"`             // at or above the faulting frame's stack pointer
+	CallVerified *bool  `json:"call_verified,omitempty"` // the bytes before the value decode as a call (nil: code not captured)
+}
+
+// Module is a loaded module.
+type Module struct {
+	Name      string `json:"name"`
+	Path      string `json:"path"`
+	Base      string `json:"base"`
+	Size      string `json:"size"`
+	End       string `json:"end"`
+	Timestamp string `json:"timestamp"`
+	Checksum  string `json:"checksum"`
+}
+
+// Unloaded is a recently unloaded module.
+type Unloaded struct {
+	Name  string `json:"name"`
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// CapturedInfo summarises what memory the dump holds.
+type CapturedInfo struct {
+	Regions    int    `json:"regions"`
+	Bytes      uint64 `json:"bytes"`
+	StackBase  string `json:"stack_top,omitempty"`
+	StackBytes uint32 `json:"stack_bytes"`
+	DataBlocks int    `json:"data_blocks"`
+}
+
+// RegisterOrder returns the register names of r in the order a debugger
+// shows them (JSON objects have no order of their own).
+func RegisterOrder(r *Registers) []string {
+	if r == nil {
+		return nil
+	}
+	if len(r.order) == len(r.Registers) {
+		return r.order
+	}
+	var names []string
+	for n := range r.Registers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,210 @@
+// Package cli implements the bugcheck command line. Main is the whole
+// program with its streams and exit code injected, so tests run it in
+// process.
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bugcheck/bugcheck/analyze"
+	"github.com/bugcheck/bugcheck/kdump"
+	"github.com/bugcheck/bugcheck/report"
+)
+
+// Exit codes.
+const (
+	ExitOK     = 0 // every input was analysed
+	ExitFailed = 1 // some input could not be analysed
+	ExitUsage  = 2 // the command line was wrong
+)
+
+// Version is the program version; release builds set it with -ldflags.
+var Version = "dev"
+
+// failedError carries the exit code for inputs that failed; the errors were
+// already printed.
+type failedError struct{ n int }
+
+func (e failedError) Error() string { return fmt.Sprintf("%d input(s) failed", e.n) }
+
+// Main runs bugcheck with args (without the program name) and returns the
+// exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	var fe failedError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &fe):
+		return ExitFailed
+	default:
+		fmt.Fprintf(stderr, "bugcheck: %v\n", err)
+		fmt.Fprintln(stderr, "Run 'bugcheck --help' for usage.")
+		return ExitUsage
+	}
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bugcheck",
+		Short: "Explain Windows blue screens from their crash dumps",
+		Long: `bugcheck reads Windows kernel crash dumps (C:\Windows\Minidump\*.dmp, MEMORY.DMP) on any
+operating system and says what crashed, which driver is to blame, why, and what to do next.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(analyzeCmd(stdout, stderr), modulesCmd(stdout, stderr), headerCmd(stdout, stderr))
+	return root
+}
+
+// eachDump opens every path and calls fn; it reports failures on stderr and
+// returns failedError when any path failed.
+func eachDump(paths []string, stderr io.Writer, fn func(*kdump.File) error) error {
+	failed := 0
+	for _, p := range paths {
+		f, err := kdump.Open(p)
+		if err == nil {
+			err = fn(f)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "bugcheck: %s: %v\n", p, trimName(err, p))
+			failed++
+		}
+	}
+	if failed > 0 {
+		return failedError{failed}
+	}
+	return nil
+}
+
+// trimName avoids repeating the file name when the error already names it.
+func trimName(err error, _ string) error {
+	var fe *kdump.FormatError
+	if errors.As(err, &fe) {
+		return fmt.Errorf("offset %#x: %s", fe.Offset, fe.Msg)
+	}
+	return err
+}
+
+func analyzeCmd(stdout, stderr io.Writer) *cobra.Command {
+	var asJSON, allModules, allStack bool
+	var skip []string
+	c := &cobra.Command{
+		Use:   "analyze DUMP...",
+		Short: "Analyse crash dumps: bug check, culprit driver, explanation, next steps",
+		Long: `analyze reads each crash dump and reports the bug check and what its parameters mean, the
+exception and registers, the faulting instruction and the memory it touched, the captured stack,
+and the driver most probably to blame with the reason, followed by concrete next steps.
+
+With --json the output is the documented JSON report (docs/json-schema.md): one object for one
+dump, an array for several.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt := analyze.Options{}
+			if len(skip) > 0 {
+				opt.Skip = append(append([]string(nil), analyze.DefaultSkip...), skip...)
+			}
+			var reports []*analyze.Report
+			err := eachDump(args, stderr, func(f *kdump.File) error {
+				r := analyze.Analyze(f, opt)
+				if asJSON {
+					reports = append(reports, r)
+					return nil
+				}
+				if len(args) > 1 {
+					fmt.Fprintln(stdout)
+				}
+				return report.Text(stdout, r, report.TextOptions{AllModules: allModules, AllStack: allStack})
+			})
+			if asJSON {
+				var out any = reports
+				if len(args) == 1 {
+					if len(reports) == 0 {
+						return err
+					}
+					out = reports[0]
+				} else if reports == nil {
+					out = []*analyze.Report{}
+				}
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				if e := enc.Encode(out); e != nil {
+					return e
+				}
+			}
+			return err
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "write the JSON report instead of text")
+	c.Flags().BoolVar(&allModules, "all-modules", false, "list every loaded module in the text report")
+	c.Flags().BoolVar(&allStack, "all-stack", false, "list stack values below the faulting frame too")
+	c.Flags().StringSliceVar(&skip, "skip", nil, "more module names never to blame while another module is on the stack (e.g. mydriverlib.sys; '*' wildcard)")
+	return c
+}
+
+func modulesCmd(stdout, stderr io.Writer) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "modules DUMP",
+		Short: "List the loaded and unloaded modules of a dump (like WinDbg's lm)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachDump(args, stderr, func(f *kdump.File) error {
+				r := analyze.Analyze(f, analyze.Options{})
+				if asJSON {
+					enc := json.NewEncoder(stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(struct {
+						Modules  []analyze.Module   `json:"modules"`
+						Unloaded []analyze.Unloaded `json:"unloaded_modules"`
+					}{r.Modules, r.Unloaded})
+				}
+				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "Base\tEnd\tSize\tTimestamp\tChecksum\tName\tPath")
+				for _, m := range r.Modules {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Base, m.End, m.Size, m.Timestamp, m.Checksum, m.Name, m.Path)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				if len(r.Unloaded) > 0 {
+					fmt.Fprintln(stdout, "\nUnloaded modules:")
+					for _, u := range r.Unloaded {
+						fmt.Fprintf(stdout, "%s-%s  %s\n", u.Start, u.End, u.Name)
+					}
+				}
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "write JSON")
+	return c
+}
+
+func headerCmd(stdout, stderr io.Writer) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "header DUMP",
+		Short: "Show every field of the dump header (and the triage block of small dumps)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachDump(args, stderr, func(f *kdump.File) error {
+				return writeHeader(stdout, f, asJSON)
+			})
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "write JSON")
+	return c
+}

@@ -1,0 +1,17 @@
+// Package kdump reads Windows kernel crash dump files: the 64-bit
+// (PAGEDU64) and 32-bit (PAGEDUMP) dump headers with every field, and the
+// body of kernel small memory ("triage", minidump) dumps: loaded and
+// unloaded driver lists, the captured stack, PRCB/process/thread blobs, the
+// debugger data block, captured data blocks and secondary dump blobs.
+//
+// Windows does not publish a reader for these formats and no maintained Go
+// library exists, so this is our own. Field layouts come from the public
+// structure definitions (DUMP_HEADER32/64, TRIAGE_DUMP32/64,
+// DUMP_DRIVER_ENTRY, KLDR_DATA_TABLE_ENTRY) as other open readers document
+// them, checked against real dumps.
+//
+// Like debug/pe, a File is built from an io.ReaderAt. Every offset and count
+// in the file is treated as hostile: reads are bounds-checked against the
+// file size and no allocation is sized by an unchecked count. Errors are
+// *FormatError values naming the file, the offset and the problem.
+package kdump

@@ -1,0 +1,272 @@
+// Package report renders analysis results for people (text) and programs
+// (JSON). The text report reads top to bottom: the verdict and what to do
+// first, then the detail a driver developer needs, in the spirit of
+// WinDbg's !analyze -v.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/bugcheck/bugcheck/analyze"
+)
+
+// JSON writes the report as indented JSON.
+func JSON(w io.Writer, r *analyze.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// TextOptions tune the text report.
+type TextOptions struct {
+	AllModules bool // list every loaded module, not only those on the stack
+	AllStack   bool // list stack slots below the faulting frame too
+	Width      int  // wrap paragraphs at this width; 0 means 100
+}
+
+// Text writes the human-readable report.
+func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
+	if o.Width <= 0 {
+		o.Width = 100
+	}
+	p := &printer{w: w, width: o.Width}
+	p.line("bugcheck report — %s", r.File)
+	p.line("%s", strings.Repeat("=", min(o.Width, len("bugcheck report — ")+len([]rune(r.File)))))
+	p.blank()
+	p.heading("SUMMARY")
+	p.kv("Bug check", fmt.Sprintf("%s %s", r.BugCheck.Code, r.BugCheck.Name))
+	if r.Culprit.Module != "" {
+		p.kv("Probably caused by", r.Culprit.Module)
+	} else {
+		p.kv("Probably caused by", "no single driver ("+r.Culprit.Kind+")")
+	}
+	if r.FaultingIP != nil {
+		p.kv("Faulting code", r.FaultingIP.Symbol)
+	}
+	if r.Access != nil {
+		p.kv("Memory access", fmt.Sprintf("%s of %s", r.Access.Kind, r.Access.Address))
+	}
+	p.blank()
+	p.wrap("  ", r.Explanation)
+	p.blank()
+	p.heading("WHAT TO DO")
+	for i, s := range r.NextSteps {
+		p.wrapHanging(fmt.Sprintf("  %d. ", i+1), s)
+	}
+	p.blank()
+
+	p.heading("CRASH DETAILS")
+	p.kv("Dump", fmt.Sprintf("%s, %s, %d bytes", r.DumpType, r.Arch, r.FileSize))
+	osLine := fmt.Sprintf("%s (build %d), %s, %d processors", r.OS.Name, r.OS.Build, r.OS.ProductType, r.OS.Processors)
+	if r.OS.Checked {
+		osLine += ", checked build"
+	}
+	p.kv("Windows", osLine)
+	if r.CrashTime != "" {
+		p.kv("Crash time", fmt.Sprintf("%s (up %s)", r.CrashTime, uptime(r.UptimeSeconds)))
+	}
+	if r.BugCheck.Processor != nil {
+		p.kv("Processor", fmt.Sprintf("%d (the one that stopped the system)", *r.BugCheck.Processor))
+	}
+	p.blank()
+	p.line("  Bug check %s %s", r.BugCheck.Code, r.BugCheck.Name)
+	for _, m := range r.BugCheck.Meanings {
+		s := fmt.Sprintf("    Arg%d: %-18s", m.Index, m.Value)
+		if m.Meaning != "" {
+			s += " " + m.Meaning
+		}
+		if m.Decoded != "" {
+			s += " [" + m.Decoded + "]"
+		}
+		p.line("%s", s)
+	}
+	if e := r.Exception; e != nil {
+		p.blank()
+		name := e.Name
+		if e.Text != "" {
+			name += " — " + e.Text
+		}
+		p.line("  Exception %s %s", e.Code, name)
+		p.line("    at %s, flags %s, parameters [%s] (from %s)", e.Address, e.Flags, strings.Join(e.Parameters, " "), e.Source)
+	}
+	if a := r.Access; a != nil {
+		p.line("  Memory access: %s of %s (from %s)", a.Kind, a.Address, a.Source)
+		if a.Note != "" {
+			p.wrapHanging("    note: ", a.Note)
+		}
+	}
+	if f := r.FaultingIP; f != nil {
+		p.blank()
+		p.line("  Faulting instruction (%s):", f.Source)
+		if f.Instruction != "" {
+			p.line("    %s  %-20s %s", f.Address, f.Bytes, f.Instruction)
+			if f.Access != "" {
+				s := fmt.Sprintf("    %s of %d bytes", f.Access, f.AccessSize)
+				if f.EffectiveAddress != "" {
+					s += " at " + f.EffectiveAddress
+				}
+				p.line("%s", s)
+			}
+		} else {
+			p.line("    %s  %s", f.Address, f.Symbol)
+		}
+		if f.Note != "" {
+			p.wrapHanging("    note: ", f.Note)
+		}
+	}
+	if c := r.Context; c != nil {
+		p.blank()
+		p.line("  Registers (%s%s):", c.Source, map[bool]string{true: "", false: "; a trap frame holds only some registers"}[c.Complete])
+		p.registers(r)
+	}
+	if r.Thread != nil {
+		p.line("  Current thread: %s", r.Thread.Address)
+	}
+	p.blank()
+	p.heading("STACK")
+	p.line("  Values on the captured stack that point into loaded modules (innermost first). Without")
+	p.line("  unwind data this is a scan: 'call' marks values that follow a call instruction, as return")
+	p.line("  addresses do; '-' means the code bytes were not captured.")
+	p.blank()
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  Stack address\tValue\tSymbol\tCall")
+	shown := 0
+	onStack := map[string]bool{}
+	for _, s := range r.Stack {
+		onStack[strings.ToLower(s.Module)] = true
+		if !o.AllStack && r.FaultingIP != nil && hasAfter(r) && !s.AfterFault {
+			continue
+		}
+		call := "-"
+		if s.CallVerified != nil {
+			call = map[bool]string{true: "call", false: "no"}[*s.CallVerified]
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Address, s.Value, s.Symbol, call)
+		shown++
+	}
+	tw.Flush()
+	if hidden := len(r.Stack) - shown; hidden > 0 {
+		p.line("  (%d entries below the faulting frame not shown: --all-stack shows them)", hidden)
+	}
+	if len(r.Stack) == 0 {
+		p.line("  (no captured stack values point into loaded modules)")
+	}
+	p.blank()
+	p.heading("MODULES")
+	p.line("  %d loaded, %d recently unloaded.", len(r.Modules), len(r.Unloaded))
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  Base\tEnd\tTimestamp\tName\tPath")
+	for _, m := range r.Modules {
+		if !o.AllModules && !onStack[strings.ToLower(m.Name)] && !strings.EqualFold(m.Name, r.Culprit.Module) {
+			continue
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", m.Base, m.End, m.Timestamp, m.Name, m.Path)
+	}
+	tw.Flush()
+	if !o.AllModules {
+		p.line("  (modules on the stack only: --all-modules lists all %d)", len(r.Modules))
+	}
+	if len(r.Unloaded) > 0 {
+		p.line("  Unloaded:")
+		for _, u := range r.Unloaded {
+			p.line("    %s  %s-%s", u.Name, u.Start, u.End)
+		}
+	}
+	if len(r.Warnings) > 0 {
+		p.blank()
+		p.heading("WARNINGS")
+		for _, s := range r.Warnings {
+			p.wrapHanging("  - ", s)
+		}
+	}
+	return p.err
+}
+
+func hasAfter(r *analyze.Report) bool {
+	for _, s := range r.Stack {
+		if s.AfterFault {
+			return true
+		}
+	}
+	return false
+}
+
+func uptime(sec float64) string {
+	if sec < 60 {
+		return fmt.Sprintf("%.1f s", sec)
+	}
+	s := int64(sec)
+	d, h, m := s/86400, s/3600%24, s/60%60
+	switch {
+	case d > 0:
+		return fmt.Sprintf("%dd %dh %dm", d, h, m)
+	case h > 0:
+		return fmt.Sprintf("%dh %dm %ds", h, m, s%60)
+	}
+	return fmt.Sprintf("%dm %ds", m, s%60)
+}
+
+type printer struct {
+	w     io.Writer
+	width int
+	err   error
+}
+
+func (p *printer) line(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format+"\n", args...)
+	}
+}
+
+func (p *printer) blank() { p.line("") }
+
+func (p *printer) heading(s string) { p.line("%s", s) }
+
+func (p *printer) kv(k, v string) { p.line("  %-20s %s", k+":", v) }
+
+func (p *printer) wrap(indent, text string) { p.wrapHanging(indent, text) }
+
+// wrapHanging wraps text, starting with first and indenting continuation
+// lines to its width.
+func (p *printer) wrapHanging(first, text string) {
+	pad := strings.Repeat(" ", len([]rune(first)))
+	cur := first
+	n := len([]rune(cur))
+	fresh := true
+	for _, word := range strings.Fields(text) {
+		wl := len([]rune(word))
+		if !fresh && n+1+wl > p.width {
+			p.line("%s", cur)
+			cur, n, fresh = pad, len(pad), true
+		}
+		if !fresh {
+			cur += " "
+			n++
+		}
+		cur += word
+		n += wl
+		fresh = false
+	}
+	p.line("%s", cur)
+}
+
+func (p *printer) registers(r *analyze.Report) {
+	var names []string
+	for _, n := range analyze.RegisterOrder(r.Context) {
+		if !strings.HasPrefix(n, "dr") && n != "mxcsr" { // debug and SSE control state: JSON only
+			names = append(names, n)
+		}
+	}
+	const perLine = 3
+	for i := 0; i < len(names); i += perLine {
+		var parts []string
+		for _, n := range names[i:min(i+perLine, len(names))] {
+			parts = append(parts, fmt.Sprintf("%4s=%-18s", n, r.Context.Registers[n]))
+		}
+		p.line("    %s", strings.TrimRight(strings.Join(parts, " "), " "))
+	}
+}

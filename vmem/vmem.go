@@ -1,0 +1,188 @@
+// Package vmem is a sparse view of a virtual address space assembled from
+// the pieces a crash dump captured: stacks, data blocks, code pages. Code
+// above the file formats reads kernel addresses through it without caring
+// where the bytes came from.
+package vmem
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// NotPresentError says that an address was not captured by the dump. It is
+// a normal result for sparse dumps, not a sign of corruption.
+type NotPresentError struct {
+	Addr uint64
+}
+
+func (e *NotPresentError) Error() string {
+	return fmt.Sprintf("address %#x is not in the dump", e.Addr)
+}
+
+// IsNotPresent reports whether err says an address was not captured.
+func IsNotPresent(err error) bool {
+	var np *NotPresentError
+	return errors.As(err, &np)
+}
+
+// Region is a run of captured virtual memory backed by a byte range of a
+// source (usually the dump file).
+type Region struct {
+	Addr uint64      // first virtual address
+	Size uint64      // length in bytes
+	Src  io.ReaderAt // where the bytes are
+	Off  int64       // offset of the first byte in Src
+	Kind string      // what captured it: "stack", "data block", "debugger data", ...
+}
+
+// End returns the first address past the region; it saturates at 2^64-1.
+func (r Region) End() uint64 {
+	if r.Addr+r.Size < r.Addr {
+		return ^uint64(0)
+	}
+	return r.Addr + r.Size
+}
+
+// Space is a read-only, sparse virtual address space. It is safe for
+// concurrent use once built.
+type Space struct {
+	regions  []Region // sorted by Addr, non-overlapping
+	overlaps int
+}
+
+// New builds a Space from regions. Where regions overlap, the one that
+// starts lower keeps the shared bytes (ties go to the earlier in the list),
+// and the overlap is counted; see Overlaps.
+func New(regions []Region) *Space {
+	rs := make([]Region, 0, len(regions))
+	for _, r := range regions {
+		if r.Size > 0 && r.Src != nil {
+			rs = append(rs, r)
+		}
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Addr < rs[j].Addr })
+	s := &Space{}
+	var covEnd uint64
+	covered := false
+	for _, r := range rs {
+		if covered && r.Addr < covEnd {
+			s.overlaps++
+			if r.End() <= covEnd {
+				continue
+			}
+			cut := covEnd - r.Addr
+			r.Addr += cut
+			r.Off += int64(cut)
+			r.Size -= cut
+		}
+		s.regions = append(s.regions, r)
+		covEnd, covered = r.End(), true
+	}
+	return s
+}
+
+// Regions returns the captured regions in address order.
+func (s *Space) Regions() []Region { return s.regions }
+
+// Overlaps returns how many regions overlapped others when the Space was built.
+func (s *Space) Overlaps() int { return s.overlaps }
+
+// find returns the index of the region holding addr, or -1.
+func (s *Space) find(addr uint64) int {
+	i := sort.Search(len(s.regions), func(i int) bool { return s.regions[i].End() > addr })
+	if i < len(s.regions) && s.regions[i].Addr <= addr {
+		return i
+	}
+	return -1
+}
+
+// Contains reports whether addr was captured.
+func (s *Space) Contains(addr uint64) bool { return s.find(addr) >= 0 }
+
+// RegionOf returns the region holding addr.
+func (s *Space) RegionOf(addr uint64) (Region, bool) {
+	if i := s.find(addr); i >= 0 {
+		return s.regions[i], true
+	}
+	return Region{}, false
+}
+
+// Read fills p with the bytes at addr. It returns the number of bytes read;
+// when fewer than len(p) were captured, err is a *NotPresentError naming the
+// first missing address.
+func (s *Space) Read(addr uint64, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		a := addr + uint64(n)
+		if a < addr { // wrapped past the top of the address space
+			return n, &NotPresentError{Addr: a}
+		}
+		i := s.find(a)
+		if i < 0 {
+			return n, &NotPresentError{Addr: a}
+		}
+		r := s.regions[i]
+		avail := r.End() - a
+		chunk := p[n:]
+		if uint64(len(chunk)) > avail {
+			chunk = chunk[:avail]
+		}
+		m, err := r.Src.ReadAt(chunk, r.Off+int64(a-r.Addr))
+		n += m
+		if m < len(chunk) {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return n, fmt.Errorf("reading %#x (%s): %w", a, r.Kind, err)
+		}
+	}
+	return n, nil
+}
+
+// Bytes returns n bytes at addr, or an error if any is missing.
+func (s *Space) Bytes(addr uint64, n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := s.Read(addr, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Uint64 reads a little-endian 64-bit value.
+func (s *Space) Uint64(addr uint64) (uint64, error) {
+	var b [8]byte
+	if _, err := s.Read(addr, b[:]); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
+}
+
+// Uint32 reads a little-endian 32-bit value.
+func (s *Space) Uint32(addr uint64) (uint32, error) {
+	var b [4]byte
+	if _, err := s.Read(addr, b[:]); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint32(b[:]), nil
+}
+
+// Pointer reads a pointer of size bytes (4 or 8).
+func (s *Space) Pointer(addr uint64, size int) (uint64, error) {
+	if size == 4 {
+		v, err := s.Uint32(addr)
+		return uint64(v), err
+	}
+	return s.Uint64(addr)
+}
+
+// Captured returns the number of captured bytes.
+func (s *Space) Captured() uint64 {
+	var t uint64
+	for _, r := range s.regions {
+		t += r.Size
+	}
+	return t
+}
