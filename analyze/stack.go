@@ -72,8 +72,8 @@ func (a *analysis) precededByCall(ret uint64) *bool {
 			continue
 		}
 		captured = true
-		inst, err := disasm.Decode(a.disasmArch(), code, ret-uint64(n), nil)
-		if err == nil && inst.Len == n && isCall(inst.Mnemonic) {
+		op, l, err := disasm.Mnemonic(a.disasmArch(), code)
+		if err == nil && l == n && isCall(op) {
 			t := true
 			return &t
 		}
@@ -87,7 +87,7 @@ func (a *analysis) precededByCall(ret uint64) *bool {
 
 func isCall(m string) bool {
 	switch m {
-	case "call", "CALL", "bl", "BL", "blr", "BLR", "blraa", "blrab", "BLRAA", "BLRAB":
+	case "call", "bl", "blr", "blraa", "blrab", "blraaz", "blrabz":
 		return true
 	}
 	return false

@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"golang.org/x/arch/arm64/arm64asm"
+	"golang.org/x/arch/x86/x86asm"
 )
 
 // Arch names a CPU architecture.
@@ -104,6 +107,39 @@ func Decode(arch Arch, code []byte, addr uint64, regs Registers) (inst Inst, err
 		return decodeARM64(code, addr, regs)
 	}
 	return Inst{}, fmt.Errorf("disasm: unknown architecture %d", arch)
+}
+
+// Mnemonic decodes only the operation and length of the instruction at the
+// start of code: a cheap check, for instance, that the bytes before a
+// return address hold a call.
+func Mnemonic(arch Arch, code []byte) (op string, length int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			op, length, err = "", 0, fmt.Errorf("disasm: cannot decode % x: %v", code[:min(len(code), 16)], r)
+		}
+	}()
+	switch arch {
+	case X64, X86:
+		mode := 64
+		if arch == X86 {
+			mode = 32
+		}
+		in, err := x86asm.Decode(code, mode)
+		if err != nil {
+			return "", 0, err
+		}
+		return strings.ToLower(in.Op.String()), in.Len, nil
+	case ARM64:
+		if len(code) < 4 {
+			return "", 0, ErrTruncated
+		}
+		in, err := arm64asm.Decode(code[:4])
+		if err != nil {
+			return "", 0, err
+		}
+		return strings.ToLower(in.Op.String()), 4, nil
+	}
+	return "", 0, fmt.Errorf("disasm: unknown architecture %d", arch)
 }
 
 // DecodeN decodes up to n consecutive instructions, stopping at the first

@@ -5,10 +5,12 @@
 package vmem
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 )
 
@@ -38,7 +40,8 @@ type Region struct {
 	Kind string      // what captured it: "stack", "data block", "debugger data", ...
 }
 
-// End returns the first address past the region; it saturates at 2^64-1.
+// End returns the first address past the region. It saturates at 2^64-1,
+// so the last byte of the address space is never part of a region.
 func (r Region) End() uint64 {
 	if r.Addr+r.Size < r.Addr {
 		return ^uint64(0)
@@ -57,14 +60,25 @@ type Space struct {
 // starts lower keeps the shared bytes (ties go to the earlier in the list),
 // and the overlap is counted; see Overlaps.
 func New(regions []Region) *Space {
-	rs := make([]Region, 0, len(regions))
-	for _, r := range regions {
+	// Sort indices, not regions: a Region holds an interface, and moving it
+	// around costs write barriers.
+	idx := make([]int32, 0, len(regions))
+	for i, r := range regions {
 		if r.Size > 0 && r.Src != nil {
-			rs = append(rs, r)
+			idx = append(idx, int32(i))
 		}
 	}
-	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Addr < rs[j].Addr })
-	s := &Space{}
+	slices.SortFunc(idx, func(a, b int32) int {
+		if c := cmp.Compare(regions[a].Addr, regions[b].Addr); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	rs := make([]Region, len(idx))
+	for i, j := range idx {
+		rs[i] = regions[j]
+	}
+	s := &Space{regions: make([]Region, 0, len(rs))}
 	var covEnd uint64
 	covered := false
 	for _, r := range rs {
