@@ -290,3 +290,27 @@ func BenchmarkAnalyzeCorpus(b *testing.B) {
 		f.Close()
 	}
 }
+
+// FuzzAnalyze runs the whole analysis on hostile dumps: exception records,
+// context records, trap frames and stacks all come from the file.
+func FuzzAnalyze(f *testing.F) {
+	f.Add(sample.Bytes())
+	for _, arch := range []cpuctx.Arch{cpuctx.ArchX86, cpuctx.ArchARM64} {
+		d := &dumpwriter.Triage{Arch: arch, Build: 22621, BugCheck: 0x7e, Params: [4]uint64{0xc0000005, 0x1000, 0x2000, 0x2100},
+			Modules:    []dumpwriter.Module{{Path: `\SystemRoot\x.sys`, Base: 0x1000, Size: 0x1000}},
+			TopOfStack: 0x2000, Stack: make([]byte, 0x800), Blocks: []dumpwriter.Block{{Addr: 0x1000, Data: []byte{0x8b, 0x46, 0x04, 0, 0x20, 0x08, 0x40, 0xf9}}}}
+		if b, err := d.Bytes(); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := kdump.NewFile(bytes.NewReader(data), int64(len(data)), "fuzz.dmp")
+		if err != nil {
+			return
+		}
+		r := analyze.Analyze(file, analyze.Options{})
+		if r.BugCheck.Code == "" || len(r.BugCheck.Parameters) != 4 || r.Culprit.Kind == "" {
+			t.Fatalf("incomplete report: %+v", r.BugCheck)
+		}
+	})
+}
