@@ -68,7 +68,7 @@ func Analyze(f *kdump.File, opt Options) *Report {
 	a := &analysis{f: f, mem: f.Memory(), arch: f.Arch, opt: opt}
 	a.r = &Report{SchemaVersion: SchemaVersion, File: f.Name, FileSize: f.Size(),
 		Format: f.Header.DumpType.Format(), DumpType: f.Header.DumpType.String(), Arch: f.Arch.String(),
-		Stack: []StackSlot{}, Modules: []Module{}, Unloaded: []Unloaded{}, Warnings: []string{}, NextSteps: []string{}}
+		Stack: []StackSlot{}, Modules: []Module{}, Unloaded: []Unloaded{}, Warnings: []string{}, Playbook: []Step{}}
 	a.r.Warnings = append(a.r.Warnings, f.Warnings...)
 	a.header()
 	a.modules()
@@ -77,6 +77,7 @@ func Analyze(f *kdump.File, opt Options) *Report {
 	a.faultingInstruction()
 	a.stackScan()
 	a.blame()
+	a.r.Bucket = a.bucket()
 	a.explain()
 	return a.r
 }

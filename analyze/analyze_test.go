@@ -121,6 +121,9 @@ func TestCorpusTriageX64(t *testing.T) {
 	for v := range wantFrames {
 		t.Errorf("return address %s missing from the stack scan", v)
 	}
+	if r.Bucket != "AV_W_amdppm.sys!+0x334c" || r.Culprit.Confidence != analyze.ConfidenceHigh || r.Culprit.Origin != "microsoft-inbox" {
+		t.Errorf("bucket %q confidence %q origin %q", r.Bucket, r.Culprit.Confidence, r.Culprit.Origin)
+	}
 	if !strings.Contains(r.Culprit.Reason, "amdppm.sys+0x334c") {
 		t.Errorf("culprit reason = %q", r.Culprit.Reason)
 	}
@@ -131,7 +134,8 @@ func TestSample(t *testing.T) {
 	if r.BugCheck.Code != "0x50" || r.BugCheck.Name != "PAGE_FAULT_IN_NONPAGED_AREA" {
 		t.Errorf("bugcheck = %s %s", r.BugCheck.Code, r.BugCheck.Name)
 	}
-	if r.Culprit.Module != sample.DriverName || r.Culprit.Kind != analyze.KindDriver {
+	if r.Culprit.Module != sample.DriverName || r.Culprit.Kind != analyze.KindDriver || r.Culprit.Origin != "third-party" ||
+		r.Culprit.Confidence != analyze.ConfidenceHigh || len(r.Culprit.Evidence) < 3 {
 		t.Errorf("culprit = %+v", r.Culprit)
 	}
 	if r.Access == nil || r.Access.Kind != "write" || r.Access.Address != "0xffffc80a1b2c4000" {
@@ -157,8 +161,12 @@ func TestSample(t *testing.T) {
 	if !sawCaller {
 		t.Error("the caller's return address acmefilt.sys+0x229a is not listed as a verified call after the fault")
 	}
-	steps := strings.Join(r.NextSteps, "\n")
-	for _, w := range []string{"verifier /standard /driver acmefilt.sys", "ExAllocatePool2", "POOL_FLAG_NON_PAGED", "NULL"} {
+	var steps string
+	for _, s := range r.Playbook {
+		steps += s.Audience + ": " + s.Action + " " + strings.Join(s.Commands, " | ") + "\n"
+	}
+	for _, w := range []string{"verifier /standard /driver acmefilt.sys", "verifier /reset", "verifier /query", "verifier /flags 0x20dbb",
+		"pnputil /enum-drivers", "acmefilt.inf", "developer: ", "ExAllocatePool2", "POOL_FLAG_NON_PAGED", "NULL", "KeStackAttachProcess", "spin lock"} {
 		if !strings.Contains(steps, w) {
 			t.Errorf("next steps lack %q", w)
 		}
@@ -190,15 +198,19 @@ func TestCulpritRules(t *testing.T) {
 		stack      []byte
 		wantModule string
 		wantKind   string
+		wantConf   string
+		wantBucket string
 	}{
-		{"fault in driver", 0x50, [4]uint64{0x10, 0, drv + 0x100, 0}, stackWith(nt + 5), "vendor.sys", "driver"},
-		{"fault in nt, driver on stack", 0xd1, [4]uint64{0x10, 2, 0, nt + 0x500}, stackWith(nt+0x10, nt+0x200010, drv+0x40), "vendor.sys", "driver"},
-		{"fault in nt alone", 0x0a, [4]uint64{0x10, 2, 0, nt + 0x500}, stackWith(nt + 0x10), "ntoskrnl.exe", "core"},
-		{"fault in unloaded driver", 0x50, [4]uint64{0x10, 0, nt + 0x300100, 0}, stackWith(nt + 0x10), "gone.sys", "driver"},
-		{"fault nowhere", 0x50, [4]uint64{0x10, 0, 0xfffff80299990000, 0}, stackWith(nt + 0x10), "", "unknown"},
-		{"manual", 0xe2, [4]uint64{}, stackWith(drv + 0x10), "", "manual"},
-		{"hardware", 0x124, [4]uint64{}, stackWith(drv + 0x10), "", "hardware"},
-		{"no ip, driver on stack", 0xc4, [4]uint64{0x91}, stackWith(nt+0x10, drv+0x20), "vendor.sys", "driver"},
+		{"fault in driver", 0x50, [4]uint64{0x10, 0, drv + 0x100, 0}, stackWith(nt + 5), "vendor.sys", "driver", "high", "0x50_R_vendor.sys!+0x100"},
+		{"fault in nt, driver on stack", 0xd1, [4]uint64{0x10, 2, 0, nt + 0x500}, stackWith(nt+0x10, nt+0x200010, drv+0x40), "vendor.sys", "driver", "low", "0xD1_R_vendor.sys"},
+		{"fault in nt alone", 0x0a, [4]uint64{0x10, 2, 1, nt + 0x500}, stackWith(nt + 0x10), "ntoskrnl.exe", "core", "low", "0xA_W_ntoskrnl.exe!+0x500"},
+		{"fault in unloaded driver", 0x50, [4]uint64{0x10, 0, nt + 0x300100, 0}, stackWith(nt + 0x10), "gone.sys", "driver", "low", "0x50_R_gone.sys"},
+		{"fault nowhere", 0x50, [4]uint64{0x10, 0, 0xfffff80299990000, 0}, stackWith(nt + 0x10), "", "unknown", "low", "0x50_R_UNKNOWN"},
+		{"manual", 0xe2, [4]uint64{}, stackWith(drv + 0x10), "", "manual", "high", "MANUAL_0xE2"},
+		{"manual power button", 0x1c8, [4]uint64{}, stackWith(drv + 0x10), "", "manual", "high", "MANUAL_0x1C8"},
+		{"hardware", 0x124, [4]uint64{}, stackWith(drv + 0x10), "", "hardware", "high", "0x124_0_HARDWARE"},
+		{"no ip, driver on stack", 0xc4, [4]uint64{0x91}, stackWith(nt+0x10, drv+0x20), "vendor.sys", "driver", "low", "0xC4_91_vendor.sys"},
+		{"variant code", 0x10000050, [4]uint64{0x10, 2, drv + 0x100, 0}, stackWith(nt + 5), "vendor.sys", "driver", "high", "0x50_W_vendor.sys!+0x100"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -213,8 +225,11 @@ func TestCulpritRules(t *testing.T) {
 			if r.Culprit.Module != c.wantModule || r.Culprit.Kind != c.wantKind {
 				t.Errorf("culprit = %q (%s): %s; want %q (%s)", r.Culprit.Module, r.Culprit.Kind, r.Culprit.Reason, c.wantModule, c.wantKind)
 			}
-			if r.Culprit.Reason == "" || r.Explanation == "" || len(r.NextSteps) == 0 {
-				t.Errorf("empty verdict text: %+v", r)
+			if r.Culprit.Reason == "" || r.Explanation == "" || len(r.Playbook) == 0 || r.Culprit.Confidence != c.wantConf {
+				t.Errorf("confidence %q (want %q), %d playbook steps", r.Culprit.Confidence, c.wantConf, len(r.Playbook))
+			}
+			if strings.Contains(r.Bucket, "0xfffff") || r.Bucket != c.wantBucket {
+				t.Errorf("bucket = %q, want %q", r.Bucket, c.wantBucket)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/bugcheck/bugcheck/bugcode"
+	"github.com/bugcheck/bugcheck/inbox"
 	"github.com/bugcheck/bugcheck/kdump"
 )
 
@@ -17,8 +18,65 @@ const (
 	KindUnknown  = "unknown"
 )
 
-// blame picks the module most probably at fault.
+// Confidence levels of a verdict.
+const (
+	ConfidenceHigh   = "high"
+	ConfidenceMedium = "medium"
+	ConfidenceLow    = "low"
+)
+
+// blame picks the module most probably at fault and grades the verdict.
 func (a *analysis) blame() {
+	a.pickCulprit()
+	a.grade()
+}
+
+// grade sets the confidence of the verdict and lists the evidence for it.
+func (a *analysis) grade() {
+	c := &a.r.Culprit
+	ev := []string{}
+	conf := ConfidenceLow
+	switch c.Kind {
+	case KindManual, KindHardware:
+		conf = ConfidenceHigh
+		ev = append(ev, fmt.Sprintf("bug check %s (%s) is raised only for this kind of stop", a.r.BugCheck.Code, a.r.BugCheck.Name))
+	case KindDriver, KindCore:
+		fip := a.r.FaultingIP
+		inFault := fip != nil && fip.Module != "" && strings.EqualFold(fip.Module, c.Module)
+		if inFault {
+			conf = ConfidenceHigh
+			ev = append(ev, fmt.Sprintf("the faulting instruction %s is inside %s (%s)", fip.Address, c.Module, fip.Source))
+			if fip.Instruction != "" {
+				ev = append(ev, fmt.Sprintf("the instruction decodes as `%s`", fip.Instruction))
+			}
+			if fip.EffectiveAddress != "" && a.r.Access != nil && a.r.Access.Address == fip.EffectiveAddress {
+				ev = append(ev, "the address the instruction touched equals the address the bug check reports")
+			}
+		}
+		for _, s := range a.r.Stack {
+			if strings.EqualFold(s.Module, c.Module) && s.CallVerified != nil && *s.CallVerified && (s.AfterFault || a.faultSP == 0) {
+				ev = append(ev, fmt.Sprintf("a return address into %s follows a call instruction on the stack (%s at %s)", c.Module, s.Symbol, s.Address))
+				if !inFault {
+					conf = ConfidenceMedium
+				}
+				break
+			}
+		}
+		if !inFault && len(ev) == 0 {
+			ev = append(ev, fmt.Sprintf("%s appears on the captured stack, but no call instruction before it could be checked", c.Module))
+		}
+		if c.Kind == KindCore {
+			conf = ConfidenceLow
+			ev = append(ev, "a core component is rarely the real cause; another driver may have corrupted its data")
+		}
+	default:
+		ev = append(ev, "no module could be tied to the fault")
+	}
+	c.Confidence, c.Evidence = conf, ev
+}
+
+// pickCulprit chooses the module to blame.
+func (a *analysis) pickCulprit() {
 	base := bugcode.Base(a.f.Header.BugCheckCode)
 	c := &a.r.Culprit
 	switch base {
@@ -67,6 +125,7 @@ func (a *analysis) blame() {
 			if a.ip >= u.Start && a.ip < u.End {
 				c.Module = u.Name
 				c.Kind = KindDriver
+				c.Origin = string(inbox.Classify(u.Name, ""))
 				c.Reason = fmt.Sprintf("the faulting address %s is inside %s, which had been unloaded: the driver left a callback, timer or thread running after it unloaded", a.ptrHex(a.ip), u.Name)
 			}
 		}
@@ -115,5 +174,6 @@ func (a *analysis) setCulprit(name, reason string) {
 	if a.skip(name) {
 		c.Kind = KindCore
 	}
+	c.Origin = string(inbox.Classify(name, c.Path))
 	a.r.Culprit = c
 }

@@ -131,7 +131,7 @@ func (a *analysis) explain() {
 		}
 	}
 	r.Explanation = strings.Join(p, " ")
-	r.NextSteps = a.nextSteps(base, culprit)
+	r.Playbook = a.playbook(base)
 }
 
 func parseHex(s string) (uint64, bool) {
@@ -140,40 +140,4 @@ func parseHex(s string) (uint64, bool) {
 		return 0, false
 	}
 	return v, true
-}
-
-// nextSteps gives the concrete actions for the verdict.
-func (a *analysis) nextSteps(base uint32, culprit string) []string {
-	var s []string
-	switch a.r.Culprit.Kind {
-	case KindManual:
-		return []string{"Nothing needs fixing if the crash was deliberate. If nobody started it, check for a stuck power button, a keyboard crash hotkey (CrashOnCtrlScroll) or a tool that forces crashes."}
-	case KindHardware:
-		return []string{
-			"Look in the System event log for WHEA-Logger events before the crash: they name the failing component (processor, memory, PCIe device).",
-			"Update the BIOS/UEFI firmware and chipset drivers; undo any overclocking.",
-			"Test the memory (mdsched.exe or MemTest86) and check temperatures and power.",
-		}
-	}
-	if culprit != "" && a.r.Culprit.Kind == KindDriver {
-		ver := ""
-		if a.r.Culprit.Version != "" {
-			ver = " (image timestamp " + a.r.Culprit.Version + ")"
-		}
-		s = append(s,
-			fmt.Sprintf("Update %s%s from Windows Update or its vendor; if the crashes began after it was updated, roll it back (Device Manager → the device → Driver → Roll Back Driver).", culprit, ver),
-			fmt.Sprintf("Confirm with Driver Verifier, as administrator: `verifier /standard /driver %s`, reboot and reproduce; the next crash stops at the driver's first bad call. For pool corruption, add IRP logging to the standard checks (which include special pool and pool tracking): `verifier /flags 0x20dbb /driver %s`. Turn it off afterwards with `verifier /reset`.", culprit, culprit))
-	} else {
-		s = append(s, "Run Driver Verifier on all non-Microsoft drivers to find one that corrupts memory: `verifier /standard /all` is heavy, so prefer `verifier /standard /driver A.sys B.sys …` with the third-party drivers from the module list, then reproduce. Turn it off with `verifier /reset`.")
-	}
-	switch family(base) {
-	case "pagefault":
-		s = append(s, "For the driver's developer: check the size of every copy into a pool buffer; allocate with ExAllocatePool2 (POOL_FLAG_NON_PAGED for memory used at raised IRQL) and check the result for NULL before use; never use memory after ExFreePool; protect data shared between threads, DPCs and interrupts with a spin lock.")
-	case "irql":
-		s = append(s, "For the driver's developer: at DISPATCH_LEVEL and above, touch only nonpaged memory (ExAllocatePool2 with POOL_FLAG_NON_PAGED, no code in PAGE sections, no PAGED_CODE functions), and check pointers for NULL before use.")
-	case "exception":
-		s = append(s, "For the driver's developer: validate pointers and allocation results before dereferencing them, probe user-mode buffers inside __try/__except, and synchronise access to shared data.")
-	}
-	s = append(s, "If crashes keep coming with different bug checks and different drivers, suspect hardware: test the memory (mdsched.exe) and check the System event log for WHEA-Logger errors.")
-	return s
 }

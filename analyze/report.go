@@ -26,9 +26,10 @@ type Report struct {
 	FaultingIP  *FaultingIP  `json:"faulting_ip,omitempty"`
 	Access      *Access      `json:"memory_access,omitempty"`
 	Culprit     Culprit      `json:"culprit"`
+	Bucket      string       `json:"bucket"`
 	Summary     string       `json:"summary"`
 	Explanation string       `json:"explanation"`
-	NextSteps   []string     `json:"next_steps"`
+	Playbook    []Step       `json:"playbook"`
 	Thread      *Thread      `json:"thread,omitempty"`
 	Stack       []StackSlot  `json:"stack"`
 	Modules     []Module     `json:"modules"`
@@ -110,11 +111,14 @@ type Access struct {
 
 // Culprit is the module blamed and why.
 type Culprit struct {
-	Module  string `json:"module,omitempty"`
-	Path    string `json:"path,omitempty"`
-	Kind    string `json:"kind"` // driver, core, hardware, manual, unknown
-	Reason  string `json:"reason"`
-	Version string `json:"timestamp,omitempty"`
+	Module     string   `json:"module,omitempty"`
+	Path       string   `json:"path,omitempty"`
+	Kind       string   `json:"kind"`             // driver, core, hardware, manual, unknown
+	Origin     string   `json:"origin,omitempty"` // microsoft-inbox, third-party, unknown
+	Reason     string   `json:"reason"`
+	Confidence string   `json:"confidence"` // high, medium, low
+	Evidence   []string `json:"evidence"`
+	Version    string   `json:"timestamp,omitempty"`
 }
 
 // Thread is what the dump says about the thread that crashed.

@@ -7,6 +7,8 @@
 // meanings and summaries are our own words for the facts documented there.
 package bugcode
 
+import "strings"
+
 // VariantBit is set in the code of the "_M" variant of a bug check (for
 // example 0x1000007E, SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M). The variants
 // mean the same as their base codes; Windows raises them on some paths.
@@ -62,6 +64,23 @@ func Base(code uint32) uint32 {
 func Name(code uint32) string {
 	in, _ := Lookup(code)
 	return in.Name
+}
+
+// ByName finds a code by its symbolic name (case-insensitive); a name
+// ending in _M gives the variant code.
+func ByName(name string) (uint32, bool) {
+	n := strings.ToUpper(strings.TrimSpace(name))
+	for code, known := range names {
+		if known == n {
+			return code, true
+		}
+	}
+	if base, ok := strings.CutSuffix(n, "_M"); ok {
+		if c, ok := ByName(base); ok && c&VariantBit == 0 {
+			return c | VariantBit, true
+		}
+	}
+	return 0, false
 }
 
 // Count returns the number of documented base codes.

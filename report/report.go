@@ -40,9 +40,13 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 	p.heading("SUMMARY")
 	p.kv("Bug check", fmt.Sprintf("%s %s", r.BugCheck.Code, r.BugCheck.Name))
 	if r.Culprit.Module != "" {
-		p.kv("Probably caused by", r.Culprit.Module)
+		origin := ""
+		if r.Culprit.Origin != "" && r.Culprit.Origin != "unknown" {
+			origin = ", " + strings.ReplaceAll(r.Culprit.Origin, "-", " ")
+		}
+		p.kv("Probably caused by", fmt.Sprintf("%s (%s confidence%s)", r.Culprit.Module, r.Culprit.Confidence, origin))
 	} else {
-		p.kv("Probably caused by", "no single driver ("+r.Culprit.Kind+")")
+		p.kv("Probably caused by", fmt.Sprintf("no single driver (%s, %s confidence)", r.Culprit.Kind, r.Culprit.Confidence))
 	}
 	if r.FaultingIP != nil {
 		p.kv("Faulting code", r.FaultingIP.Symbol)
@@ -50,12 +54,23 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 	if r.Access != nil {
 		p.kv("Memory access", fmt.Sprintf("%s of %s", r.Access.Kind, r.Access.Address))
 	}
+	p.kv("Bucket", r.Bucket)
 	p.blank()
 	p.wrap("  ", r.Explanation)
+	if len(r.Culprit.Evidence) > 0 {
+		p.blank()
+		p.line("  Evidence:")
+		for _, e := range r.Culprit.Evidence {
+			p.wrapHanging("    - ", e)
+		}
+	}
 	p.blank()
 	p.heading("WHAT TO DO")
-	for i, s := range r.NextSteps {
-		p.wrapHanging(fmt.Sprintf("  %d. ", i+1), s)
+	p.steps(r.Playbook, analyze.AudienceAdmin)
+	if hasAudience(r.Playbook, analyze.AudienceDeveloper) {
+		p.blank()
+		p.heading("FOR THE DRIVER'S DEVELOPER")
+		p.steps(r.Playbook, analyze.AudienceDeveloper)
 	}
 	p.blank()
 
@@ -184,6 +199,31 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 		}
 	}
 	return p.err
+}
+
+func hasAudience(steps []analyze.Step, aud string) bool {
+	for _, s := range steps {
+		if s.Audience == aud {
+			return true
+		}
+	}
+	return false
+}
+
+// steps prints the playbook steps for one audience, numbered, with their
+// commands on their own lines so they can be copied.
+func (p *printer) steps(steps []analyze.Step, aud string) {
+	n := 0
+	for _, s := range steps {
+		if s.Audience != aud {
+			continue
+		}
+		n++
+		p.wrapHanging(fmt.Sprintf("  %d. ", n), s.Action)
+		for _, c := range s.Commands {
+			p.line("       > %s", c)
+		}
+	}
 }
 
 func hasAfter(r *analyze.Report) bool {

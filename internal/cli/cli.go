@@ -64,7 +64,7 @@ operating system and says what crashed, which driver is to blame, why, and what 
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(analyzeCmd(stdout, stderr), modulesCmd(stdout, stderr), headerCmd(stdout, stderr))
+	root.AddCommand(analyzeCmd(stdout, stderr), modulesCmd(stdout, stderr), headerCmd(stdout, stderr), explainCmd(stdout))
 	return root
 }
 
@@ -100,6 +100,7 @@ func trimName(err error, _ string) error {
 
 func analyzeCmd(stdout, stderr io.Writer) *cobra.Command {
 	var asJSON, allModules, allStack bool
+	var format string
 	var skip []string
 	c := &cobra.Command{
 		Use:   "analyze DUMP...",
@@ -112,6 +113,13 @@ With --json the output is the documented JSON report (docs/json-schema.md): one 
 dump, an array for several.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch format {
+			case "text", "markdown", "md":
+			case "json":
+				asJSON = true
+			default:
+				return fmt.Errorf("unknown --format %q (text, json or markdown)", format)
+			}
 			opt := analyze.Options{}
 			if len(skip) > 0 {
 				opt.Skip = append(append([]string(nil), analyze.DefaultSkip...), skip...)
@@ -125,6 +133,9 @@ dump, an array for several.`,
 				}
 				if len(args) > 1 {
 					fmt.Fprintln(stdout)
+				}
+				if format == "markdown" || format == "md" {
+					return report.Markdown(stdout, r)
 				}
 				return report.Text(stdout, r, report.TextOptions{AllModules: allModules, AllStack: allStack})
 			})
@@ -147,7 +158,8 @@ dump, an array for several.`,
 			return err
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "write the JSON report instead of text")
+	c.Flags().BoolVar(&asJSON, "json", false, "write the JSON report (same as --format json)")
+	c.Flags().StringVar(&format, "format", "text", "output format: text, json or markdown")
 	c.Flags().BoolVar(&allModules, "all-modules", false, "list every loaded module in the text report")
 	c.Flags().BoolVar(&allStack, "all-stack", false, "list stack values below the faulting frame too")
 	c.Flags().StringSliceVar(&skip, "skip", nil, "more module names never to blame while another module is on the stack (e.g. mydriverlib.sys; '*' wildcard)")

@@ -50,6 +50,8 @@ func TestGoldenReports(t *testing.T) {
 		{"sample.json", []string{"analyze", "--json", samplePath}},
 		{"sample-modules.txt", []string{"modules", samplePath}},
 		{"sample-header.txt", []string{"header", samplePath}},
+		{"sample.md", []string{"analyze", "--format", "markdown", samplePath}},
+		{"explain-0x50.txt", []string{"explain", "0x50"}},
 	}
 	for _, c := range cases {
 		t.Run(c.golden, func(t *testing.T) {
@@ -114,6 +116,19 @@ func TestCorpusJSON(t *testing.T) {
 	}
 }
 
+func TestExplainInputs(t *testing.T) {
+	for _, in := range []string{"0x50", "50", "0x00000050", "page_fault_in_nonpaged_area", "PAGE_FAULT_IN_NONPAGED_AREA"} {
+		code, out, errs := run("explain", in)
+		if code != ExitOK || !strings.Contains(out, "0x00000050 PAGE_FAULT_IN_NONPAGED_AREA") {
+			t.Errorf("explain %s: exit %d %q %q", in, code, out, errs)
+		}
+	}
+	code, out, _ := run("explain", "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M")
+	if code != ExitOK || !strings.Contains(out, "0x1000007E") {
+		t.Errorf("explain _M name: %q", out)
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	junk := filepath.Join(dir, "junk.dmp")
@@ -132,6 +147,12 @@ func TestExitCodes(t *testing.T) {
 	}
 	if code, _, _ := run("analyze", "--no-such-flag", samplePath); code != ExitUsage {
 		t.Errorf("bad flag: exit %d", code)
+	}
+	if code, _, _ := run("analyze", "--format", "yaml", samplePath); code != ExitUsage {
+		t.Errorf("bad format: exit %d", code)
+	}
+	if code, _, _ := run("explain", "NOT_A_BUGCHECK"); code != ExitUsage {
+		t.Errorf("bad code: exit %d", code)
 	}
 	if code, _, _ := run("frobnicate"); code != ExitUsage {
 		t.Errorf("bad command: exit %d", code)
