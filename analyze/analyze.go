@@ -159,11 +159,12 @@ func (a *analysis) symbol(addr uint64) (string, kdump.Driver, bool) {
 func (a *analysis) bugcheck() {
 	h := a.f.Header
 	code := h.BugCheckCode
-	bc := BugCheck{Code: fmt.Sprintf("%#x", code), Name: bugcode.Name(code), Parameters: []string{}, Meanings: []ParamNote{}}
+	info, _ := bugcode.Lookup(code)
+	bc := BugCheck{Code: fmt.Sprintf("%#x", code), Name: info.Name, Parameters: []string{}, Meanings: []ParamNote{}, Causes: []string{}}
 	if bc.Name == "" {
 		bc.Name = fmt.Sprintf("UNKNOWN_BUGCHECK_%#X", code)
 	}
-	info, _ := bugcode.Lookup(code)
+	bc.Causes = append(bc.Causes, info.Causes...)
 	for i, p := range h.BugCheckParameters {
 		bc.Parameters = append(bc.Parameters, a.ptrHex(p))
 		note := ParamNote{Index: i + 1, Value: a.ptrHex(p), Meaning: info.Params[i], Decoded: a.decodeParam(bugcode.Base(code), i, p)}
@@ -190,6 +191,8 @@ func (a *analysis) decodeParam(base uint32, i int, v uint64) string {
 		}
 	case base == 0x50 && i == 3:
 		return bugcode.PageFaultType(v)
+	case i == 0 && bugcode.Subtype(base, v) != "":
+		return bugcode.Subtype(base, v)
 	case base == 0x1e && i == 2:
 		return accessName(exceptionAccess(v))
 	}

@@ -55,6 +55,7 @@ type BugCheck struct {
 	Name       string      `json:"name"`
 	Parameters []string    `json:"parameters"`
 	Meanings   []ParamNote `json:"parameter_meanings"`
+	Causes     []string    `json:"likely_causes"`
 	Processor  *uint32     `json:"processor,omitempty"`
 }
 

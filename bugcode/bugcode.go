@@ -22,6 +22,7 @@ type Info struct {
 	Variant bool      // an "_M" variant
 	Params  [4]string // what each parameter holds; "" where unknown or reserved
 	Summary string    // one plain-language sentence; "" where we have none yet
+	Causes  []string  // usual causes, most likely first
 }
 
 // Lookup returns what is known about a code. ok is false for codes
@@ -40,6 +41,7 @@ func Lookup(code uint32) (Info, bool) {
 	if d, ok := details[base]; ok {
 		in.Params, in.Summary = d.params, d.summary
 	}
+	in.Causes = causes[base]
 	return in, true
 }
 

@@ -1,6 +1,9 @@
 package bugcode
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestLookup(t *testing.T) {
 	cases := []struct {
@@ -56,8 +59,8 @@ func TestTable(t *testing.T) {
 		0xbe, 0xc1, 0xc2, 0xc4, 0xc5, 0xce, 0xd1, 0xd5, 0xd6, 0xea, 0xef, 0xf4, 0xf7, 0xfc, 0x101, 0x109, 0x10d,
 		0x116, 0x117, 0x119, 0x124, 0x133, 0x139, 0x13a, 0x154, 0x15f, 0x160, 0x18b, 0x1c8, 0xdeaddead} {
 		in, ok := Lookup(c)
-		if !ok || in.Summary == "" {
-			t.Errorf("%#x: no summary", c)
+		if !ok || in.Summary == "" || len(in.Causes) == 0 {
+			t.Errorf("%#x: no summary or causes", c)
 		}
 		if _, ok := names[c]; !ok {
 			t.Errorf("%#x: details for an unnamed code", c)
@@ -74,5 +77,21 @@ func TestHelpers(t *testing.T) {
 	}
 	if PageFaultType(2) == "" || PageFaultType(0x99) != "" {
 		t.Error("PageFaultType")
+	}
+}
+
+func TestSubtype(t *testing.T) {
+	for _, c := range []struct {
+		code uint32
+		p1   uint64
+		has  string
+	}{{0x1a, 0x41792, "page table entry"}, {0x139, 3, "LIST_ENTRY"}, {0x7f, 8, "stack overflow"},
+		{0x124, 0, "machine check"}, {0x133, 0, "DPC"}, {0x9f, 3, "IRP"}, {0xc4, 0x62, "unloaded"}, {0x1000007f, 8, "double fault"}} {
+		if got := Subtype(c.code, c.p1); !strings.Contains(got, c.has) {
+			t.Errorf("Subtype(%#x, %#x) = %q, want it to mention %q", c.code, c.p1, got, c.has)
+		}
+	}
+	if Subtype(0x50, 0) != "" || Subtype(0x1a, 0x12345678) != "" {
+		t.Error("subtype for a code without subtypes")
 	}
 }

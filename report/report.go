@@ -99,6 +99,12 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 		}
 		p.line("%s", s)
 	}
+	if len(r.BugCheck.Causes) > 0 {
+		p.line("    Usual causes of this bug check, most likely first:")
+		for _, c := range r.BugCheck.Causes {
+			p.wrapHanging("      - ", c)
+		}
+	}
 	if e := r.Exception; e != nil {
 		p.blank()
 		name := e.Name

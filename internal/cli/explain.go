@@ -53,7 +53,8 @@ func explainCmd(stdout io.Writer) *cobra.Command {
 					Variant    bool     `json:"variant"`
 					Summary    string   `json:"summary,omitempty"`
 					Parameters []string `json:"parameters"`
-				}{fmt.Sprintf("%#x", in.Code), in.Name, fmt.Sprintf("%#x", in.Base), in.Variant, in.Summary, in.Params[:]})
+					Causes     []string `json:"likely_causes"`
+				}{fmt.Sprintf("%#x", in.Code), in.Name, fmt.Sprintf("%#x", in.Base), in.Variant, in.Summary, in.Params[:], append([]string{}, in.Causes...)})
 			}
 			fmt.Fprintf(stdout, "Bug check 0x%08X %s\n", in.Code, in.Name)
 			if in.Variant {
@@ -68,6 +69,12 @@ func explainCmd(stdout io.Writer) *cobra.Command {
 					p = "(reserved, or not described yet)"
 				}
 				fmt.Fprintf(stdout, "    %d: %s\n", i+1, p)
+			}
+			if len(in.Causes) > 0 {
+				fmt.Fprintln(stdout, "\n  Usual causes, most likely first:")
+				for _, c := range in.Causes {
+					fmt.Fprintf(stdout, "    - %s\n", c)
+				}
 			}
 			return nil
 		},
