@@ -71,6 +71,7 @@ func Analyze(f *kdump.File, opt Options) *Report {
 		Stack: []StackSlot{}, Modules: []Module{}, Unloaded: []Unloaded{}, Warnings: []string{}, Playbook: []Step{}}
 	a.r.Warnings = append(a.r.Warnings, f.Warnings...)
 	a.header()
+	a.processContext()
 	a.modules()
 	a.bugcheck()
 	a.faultContext()

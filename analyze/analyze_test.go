@@ -98,6 +98,9 @@ func TestCorpusTriageX64(t *testing.T) {
 	if r.OS.Build != 19041 || r.OS.Processors != 16 || len(r.Modules) != 151 || len(r.Unloaded) != 4 {
 		t.Errorf("build %d cpus %d modules %d unloaded %d", r.OS.Build, r.OS.Processors, len(r.Modules), len(r.Unloaded))
 	}
+	if r.Process == nil || r.Process.Name != "System" || r.Process.ID != 4 || r.Process.Address != "0xffffc08bdce94180" || r.Thread.ID != 0x108 {
+		t.Errorf("process %+v thread %+v", r.Process, r.Thread)
+	}
 	if r.UptimeSeconds < 3.7 || r.UptimeSeconds > 3.8 {
 		t.Errorf("uptime = %v", r.UptimeSeconds)
 	}
@@ -210,6 +213,8 @@ func TestCulpritRules(t *testing.T) {
 		{"manual power button", 0x1c8, [4]uint64{}, stackWith(drv + 0x10), "", "manual", "high", "MANUAL_0x1C8"},
 		{"hardware", 0x124, [4]uint64{}, stackWith(drv + 0x10), "", "hardware", "high", "0x124_0_HARDWARE"},
 		{"no ip, driver on stack", 0xc4, [4]uint64{0x91}, stackWith(nt+0x10, drv+0x20), "vendor.sys", "driver", "low", "0xC4_91_vendor.sys"},
+		{"pool corruption, no suspect", 0x19, [4]uint64{0x20, 0, 0, 0}, stackWith(nt + 0x10), "", "corruption", "low", "0x19_20_CORRUPTION"},
+		{"list corruption in nt", 0x139, [4]uint64{3, 0, 0, 0}, stackWith(nt + 0x10), "", "corruption", "low", "0x139_3_CORRUPTION"},
 		{"variant code", 0x10000050, [4]uint64{0x10, 2, drv + 0x100, 0}, stackWith(nt + 5), "vendor.sys", "driver", "high", "0x50_W_vendor.sys!+0x100"},
 	}
 	for _, c := range cases {

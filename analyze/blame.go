@@ -15,7 +15,10 @@ const (
 	KindCore     = "core"
 	KindHardware = "hardware"
 	KindManual   = "manual"
-	KindUnknown  = "unknown"
+	// KindCorruption: memory was found corrupted after the fact and no
+	// driver can be tied to the damage from this dump.
+	KindCorruption = "corruption"
+	KindUnknown    = "unknown"
 )
 
 // Confidence levels of a verdict.
@@ -25,9 +28,22 @@ const (
 	ConfidenceLow    = "low"
 )
 
+// corruptionCodes are bug checks raised when the kernel finds its data
+// already damaged: the code running at the time is usually a victim.
+var corruptionCodes = map[uint32]bool{0x19: true, 0x1a: true, 0x4e: true, 0xc5: true, 0x13a: true, 0xc2: true, 0x139: true}
+
 // blame picks the module most probably at fault and grades the verdict.
 func (a *analysis) blame() {
 	a.pickCulprit()
+	base := bugcode.Base(a.f.Header.BugCheckCode)
+	if c := &a.r.Culprit; corruptionCodes[base] && (c.Kind == KindCore || c.Kind == KindUnknown) {
+		victim := ""
+		if c.Module != "" {
+			victim = fmt.Sprintf(" %s noticed the damage but is most likely its victim.", c.Module)
+		}
+		*c = Culprit{Kind: KindCorruption, Reason: "the kernel found memory already corrupted, and nothing in this dump shows who wrote it." + victim +
+			" Driver Verifier's special pool catches the corrupting driver at the moment it writes"}
+	}
 	a.grade()
 }
 
@@ -68,6 +84,11 @@ func (a *analysis) grade() {
 		if c.Kind == KindCore {
 			conf = ConfidenceLow
 			ev = append(ev, "a core component is rarely the real cause; another driver may have corrupted its data")
+		}
+	case KindCorruption:
+		ev = append(ev, fmt.Sprintf("bug check %s reports damage found after the fact", a.r.BugCheck.Name))
+		if sub := bugcode.Subtype(a.f.Header.BugCheckCode, a.param(0)); sub != "" {
+			ev = append(ev, "subtype: "+sub)
 		}
 	default:
 		ev = append(ev, "no module could be tied to the fault")

@@ -28,6 +28,11 @@ func (a *analysis) bucket() string {
 		return fmt.Sprintf("MANUAL_0x%X", base)
 	case KindHardware:
 		return fmt.Sprintf("0x%X_%X_HARDWARE", base, a.param(0))
+	case KindCorruption:
+		if subtypeCodes[base] {
+			return fmt.Sprintf("0x%X_%X_CORRUPTION", base, a.param(0))
+		}
+		return fmt.Sprintf("0x%X_CORRUPTION", base)
 	}
 	acc := ""
 	if r.Access != nil {

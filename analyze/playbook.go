@@ -89,7 +89,7 @@ func (a *analysis) playbook(base uint32) []Step {
 	case c.Kind == KindDriver:
 		admin(fmt.Sprintf("Find out which product installed %s (its file properties, or the package list) and install its newest version; if the crashes began after an update, roll it back.", c.Module), "pnputil /enum-drivers", "driverquery /v")
 		s = append(s, verifierSteps(c.Module)...)
-	default:
+	default: // core, corruption, unknown
 		list := strings.Join(a.thirdParty(), " ")
 		if list == "" {
 			list = "<the non-Microsoft drivers>"

@@ -31,6 +31,7 @@ type Report struct {
 	Explanation string       `json:"explanation"`
 	Playbook    []Step       `json:"playbook"`
 	Thread      *Thread      `json:"thread,omitempty"`
+	Process     *Process     `json:"process,omitempty"`
 	Stack       []StackSlot  `json:"stack"`
 	Modules     []Module     `json:"modules"`
 	Unloaded    []Unloaded   `json:"unloaded_modules"`
@@ -125,6 +126,14 @@ type Culprit struct {
 // Thread is what the dump says about the thread that crashed.
 type Thread struct {
 	Address string `json:"address,omitempty"`
+	ID      uint64 `json:"tid,omitempty"`
+}
+
+// Process is the process whose thread was running when the system stopped.
+type Process struct {
+	Name    string `json:"name"`
+	Address string `json:"address,omitempty"`
+	ID      uint64 `json:"pid,omitempty"`
 }
 
 // StackSlot is a captured stack slot whose value points into a module.

@@ -87,6 +87,9 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 	if r.BugCheck.Processor != nil {
 		p.kv("Processor", fmt.Sprintf("%d (the one that stopped the system)", *r.BugCheck.Processor))
 	}
+	if r.Process != nil {
+		p.kv("Running process", r.Process.Name)
+	}
 	p.blank()
 	p.line("  Bug check %s %s", r.BugCheck.Code, r.BugCheck.Name)
 	for _, m := range r.BugCheck.Meanings {
@@ -144,8 +147,19 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 		p.line("  Registers (%s%s):", c.Source, map[bool]string{true: "", false: "; a trap frame holds only some registers"}[c.Complete])
 		p.registers(r)
 	}
+	if r.Process != nil {
+		s := fmt.Sprintf("  Process: %s", r.Process.Name)
+		if r.Process.ID != 0 {
+			s += fmt.Sprintf(" (pid %d)", r.Process.ID)
+		}
+		p.line("%s", s)
+	}
 	if r.Thread != nil {
-		p.line("  Current thread: %s", r.Thread.Address)
+		s := "  Current thread: " + r.Thread.Address
+		if r.Thread.ID != 0 {
+			s += fmt.Sprintf(" (tid %#x)", r.Thread.ID)
+		}
+		p.line("%s", s)
 	}
 	p.blank()
 	p.heading("STACK")
