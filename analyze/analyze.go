@@ -121,19 +121,30 @@ func (a *analysis) header() {
 	}
 }
 
+// ModuleList returns the loaded and unloaded modules of a dump in report
+// form, without analysing anything else.
+func ModuleList(f *kdump.File) ([]Module, []Unloaded) {
+	a := &analysis{f: f, arch: f.Arch}
+	mods, unl := []Module{}, []Unloaded{}
+	if t := f.Triage; t != nil {
+		for _, d := range t.Drivers {
+			mods = append(mods, Module{Name: d.BaseName(), Path: d.Name, Base: a.ptrHex(d.Base),
+				Size: hex64(uint64(d.Size)), End: a.ptrHex(d.Base + uint64(d.Size)), Timestamp: hex64(uint64(d.Timestamp)),
+				Checksum: hex64(uint64(d.Checksum))})
+		}
+		for _, u := range t.Unloaded {
+			unl = append(unl, Unloaded{Name: u.Name, Start: a.ptrHex(u.Start), End: a.ptrHex(u.End)})
+		}
+	}
+	return mods, unl
+}
+
 func (a *analysis) modules() {
 	t := a.f.Triage
 	if t == nil {
 		return
 	}
-	for _, d := range t.Drivers {
-		a.r.Modules = append(a.r.Modules, Module{Name: d.BaseName(), Path: d.Name, Base: a.ptrHex(d.Base),
-			Size: hex64(uint64(d.Size)), End: a.ptrHex(d.Base + uint64(d.Size)), Timestamp: hex64(uint64(d.Timestamp)),
-			Checksum: hex64(uint64(d.Checksum))})
-	}
-	for _, u := range t.Unloaded {
-		a.r.Unloaded = append(a.r.Unloaded, Unloaded{Name: u.Name, Start: a.ptrHex(u.Start), End: a.ptrHex(u.End)})
-	}
+	a.r.Modules, a.r.Unloaded = ModuleList(a.f)
 	a.mods = append([]kdump.Driver(nil), t.Drivers...)
 	sort.SliceStable(a.mods, func(i, j int) bool { return a.mods[i].Base < a.mods[j].Base })
 }

@@ -68,6 +68,13 @@ operating system and says what crashed, which driver is to blame, why, and what 
 	return root
 }
 
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 // eachDump opens every path and calls fn; it reports failures on stderr and
 // returns failedError when any path failed.
 func eachDump(paths []string, stderr io.Writer, fn func(*kdump.File) error) error {
@@ -149,9 +156,7 @@ dump, an array for several.`,
 				} else if reports == nil {
 					out = []*analyze.Report{}
 				}
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				if e := enc.Encode(out); e != nil {
+				if e := writeJSON(stdout, out); e != nil {
 					return e
 				}
 			}
@@ -174,26 +179,24 @@ func modulesCmd(stdout, stderr io.Writer) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachDump(args, stderr, func(f *kdump.File) error {
-				r := analyze.Analyze(f, analyze.Options{})
+				mods, unloaded := analyze.ModuleList(f)
 				if asJSON {
-					enc := json.NewEncoder(stdout)
-					enc.SetIndent("", "  ")
-					return enc.Encode(struct {
+					return writeJSON(stdout, struct {
 						Modules  []analyze.Module   `json:"modules"`
 						Unloaded []analyze.Unloaded `json:"unloaded_modules"`
-					}{r.Modules, r.Unloaded})
+					}{mods, unloaded})
 				}
 				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "Base\tEnd\tSize\tTimestamp\tChecksum\tName\tPath")
-				for _, m := range r.Modules {
+				for _, m := range mods {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Base, m.End, m.Size, m.Timestamp, m.Checksum, m.Name, m.Path)
 				}
 				if err := tw.Flush(); err != nil {
 					return err
 				}
-				if len(r.Unloaded) > 0 {
+				if len(unloaded) > 0 {
 					fmt.Fprintln(stdout, "\nUnloaded modules:")
-					for _, u := range r.Unloaded {
+					for _, u := range unloaded {
 						fmt.Fprintf(stdout, "%s-%s  %s\n", u.Start, u.End, u.Name)
 					}
 				}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -44,9 +43,7 @@ func explainCmd(stdout io.Writer) *cobra.Command {
 				return fmt.Errorf("bug check %#x is not a code Windows documents", code)
 			}
 			if asJSON {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
+				return writeJSON(stdout, struct {
 					Code       string   `json:"code"`
 					Name       string   `json:"name"`
 					Base       string   `json:"base_code"`

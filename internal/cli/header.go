@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -106,9 +105,7 @@ func timeStr(t time.Time) string {
 func writeHeader(w io.Writer, f *kdump.File, asJSON bool) error {
 	fields := headerFields(f)
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(fields)
+		return writeJSON(w, fields)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, kv := range fields {
