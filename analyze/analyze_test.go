@@ -334,3 +334,40 @@ func FuzzAnalyze(f *testing.F) {
 		}
 	})
 }
+
+// TestKnowledgeComplete enforces that every bug check of the deep list
+// gets parameter meanings, a summary, ranked causes and a playbook with at
+// least one step written for that code or its family.
+func TestKnowledgeComplete(t *testing.T) {
+	deep := []uint32{0x0a, 0x19, 0x1a, 0x1e, 0x24, 0x3b, 0x4e, 0x50, 0x7a, 0x7e, 0x7f, 0x8e, 0x9f, 0xa0, 0xbe, 0xc1,
+		0xc2, 0xc4, 0xc5, 0xce, 0xd1, 0xd5, 0xd6, 0xea, 0xef, 0xf4, 0xf7, 0xfc, 0x101, 0x109, 0x10d, 0x116, 0x117,
+		0x119, 0x124, 0x133, 0x139, 0x13a, 0x154, 0x15f, 0x160, 0x18b, 0x1c8, 0xdeaddead}
+	for _, code := range deep {
+		d := &dumpwriter.Triage{Arch: cpuctx.ArchX64, Build: 19045, Processors: 2, BugCheck: code,
+			Modules:    []dumpwriter.Module{{Path: `\SystemRoot\system32\ntoskrnl.exe`, Base: 0xfffff80270a00000, Size: 0x100000}},
+			TopOfStack: 0xfffff8027a55d000, Stack: make([]byte, 0x100)}
+		b, err := d.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := analyze.Analyze(open(t, b), analyze.Options{})
+		if len(r.BugCheck.Causes) == 0 || r.Explanation == "" || strings.HasPrefix(r.Explanation, "Windows stopped with bug check") {
+			t.Errorf("%#x: causes %d, explanation %q", code, len(r.BugCheck.Causes), r.Explanation)
+		}
+		meanings := 0
+		for _, m := range r.BugCheck.Meanings {
+			if m.Meaning != "" {
+				meanings++
+			}
+		}
+		if meanings == 0 && code != 0x9c && code != 0xe2 && code != 0x15f && code != 0x18b && code != 0x1c8 && code != 0xdeaddead {
+			t.Errorf("%#x: no parameter meanings", code)
+		}
+		if !analyze.HasSpecificAdvice(code) {
+			t.Errorf("%#x: the playbook has no step written for this bug check", code)
+		}
+		if len(r.Playbook) == 0 {
+			t.Errorf("%#x: empty playbook", code)
+		}
+	}
+}

@@ -63,9 +63,10 @@ func (a *analysis) playbook(base uint32) []Step {
 	var s []Step
 	admin := func(action string, cmds ...string) { s = append(s, Step{AudienceAdmin, action, cmds}) }
 	dev := func(action string) { s = append(s, Step{AudienceDeveloper, action, nil}) }
+	s = append(s, codeAdvice[base]...)
 	switch c.Kind {
 	case KindManual:
-		admin("Nothing needs fixing if the crash was deliberate. If nobody started it, look for a stuck power button, the keyboard crash hotkey (CrashOnCtrlScroll) or a tool that forces crashes.")
+		admin("If nobody started it on purpose, look for a stuck power button, the keyboard crash hotkey (CrashOnCtrlScroll) or a tool that forces crashes.")
 		return s
 	case KindHardware:
 		admin("Open Event Viewer → Windows Logs → System and look for WHEA-Logger warnings and errors before the crash: they name the failing component (processor core, memory, PCI Express device).", "eventvwr.msc")
@@ -101,7 +102,13 @@ func (a *analysis) playbook(base uint32) []Step {
 	admin("Check Event Viewer → Windows Logs → System around the crash: BugCheck (event 1001) and Kernel-Power (event 41) entries confirm the stop code; warnings from the same driver, disk errors or WHEA-Logger events before it show what led up to it.", "eventvwr.msc")
 	admin("If crashes keep coming with different stop codes and different drivers, suspect hardware: test the memory and look for WHEA-Logger errors.", "mdsched.exe")
 
-	for _, d := range developerAdvice(base, a.f.Header.BugCheckParameters[0]) {
+	adv := developerAdvice(base, a.f.Header.BugCheckParameters[0])
+	if adv == nil {
+		if in, ok := bugcode.Lookup(base); ok {
+			adv = []string{"See Microsoft's reference for bug check " + in.Name + " for the conditions that raise it, and the parameter meanings in this report."}
+		}
+	}
+	for _, d := range adv {
 		dev(d)
 	}
 	return s
@@ -132,7 +139,8 @@ func hardwareHint(module string) string {
 	return ""
 }
 
-// developerAdvice gives the code-level fixes the bug check implies.
+// developerAdvice gives the code-level fixes the bug check implies, or nil
+// when nothing specific is known for it.
 func developerAdvice(base uint32, p1 uint64) []string {
 	switch family(base) {
 	case "pagefault":
@@ -193,8 +201,12 @@ func developerAdvice(base uint32, p1 uint64) []string {
 	case 0xea, 0x116, 0x117, 0x119:
 		return []string{"The GPU stopped responding to the display driver: check the driver's timeout detection and recovery (TDR) paths and the commands it submits."}
 	}
-	if in, ok := bugcode.Lookup(base); ok && in.Summary != "" {
-		return []string{"See Microsoft's reference for bug check " + in.Name + " for the conditions that raise it, and the parameter meanings above."}
-	}
 	return nil
+}
+
+// HasSpecificAdvice reports whether the playbook has steps written for this
+// bug check or its family, beyond the general ones.
+func HasSpecificAdvice(code uint32) bool {
+	base := bugcode.Base(code)
+	return len(codeAdvice[base]) > 0 || developerAdvice(base, 0) != nil
 }
