@@ -72,6 +72,7 @@ func Analyze(f *kdump.File, opt Options) *Report {
 	a.r.Warnings = append(a.r.Warnings, f.Warnings...)
 	a.header()
 	a.processContext()
+	a.machineState()
 	a.modules()
 	a.bugcheck()
 	a.faultContext()

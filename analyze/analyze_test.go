@@ -371,3 +371,37 @@ func TestKnowledgeComplete(t *testing.T) {
 		}
 	}
 }
+
+func TestMachineState(t *testing.T) {
+	d := sample.Triage()
+	b, err := d.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fill the memory manager block (DUMP_MM_STORAGE64 at MmOffset) the way
+	// older Windows versions do.
+	f := open(t, b)
+	mm := int(f.Triage.MmOffset)
+	put32 := func(o int, v uint32) {
+		for i := 0; i < 4; i++ {
+			b[mm+o+i] = byte(v >> (8 * i))
+		}
+	}
+	put64 := func(o int, v uint64) { put32(o, uint32(v)); put32(o+4, uint32(v>>32)) }
+	put32(8, 0x656c6946)   // special pool tag "File"
+	put32(16, 0x209bb)     // verifier flags
+	put64(0x38, 950_000)   // committed pages
+	put64(0x40, 960_000)   // peak
+	put64(0x48, 1_000_000) // limit
+	put64(0x18, 100)       // nonpaged max
+	put64(0x20, 95)        // nonpaged used
+	r := analyze.Analyze(open(t, b), analyze.Options{})
+	m := r.Machine
+	if m == nil || m.CommitPercent != 95 || m.VerifierFlags != "0x209bb" || m.SpecialPoolTag != "File" || len(m.Notes) != 3 {
+		t.Fatalf("machine state = %+v", m)
+	}
+	// The shipped sample leaves the block empty, like Windows 10 does.
+	if r := analyze.Analyze(open(t, sample.Bytes()), analyze.Options{}); r.Machine != nil {
+		t.Errorf("empty block reported: %+v", r.Machine)
+	}
+}

@@ -21,22 +21,23 @@ type Report struct {
 	UptimeSeconds float64  `json:"uptime_seconds"`
 	BugCheck      BugCheck `json:"bugcheck"`
 
-	Exception   *Exception   `json:"exception,omitempty"`
-	Context     *Registers   `json:"context,omitempty"`
-	FaultingIP  *FaultingIP  `json:"faulting_ip,omitempty"`
-	Access      *Access      `json:"memory_access,omitempty"`
-	Culprit     Culprit      `json:"culprit"`
-	Bucket      string       `json:"bucket"`
-	Summary     string       `json:"summary"`
-	Explanation string       `json:"explanation"`
-	Playbook    []Step       `json:"playbook"`
-	Thread      *Thread      `json:"thread,omitempty"`
-	Process     *Process     `json:"process,omitempty"`
-	Stack       []StackSlot  `json:"stack"`
-	Modules     []Module     `json:"modules"`
-	Unloaded    []Unloaded   `json:"unloaded_modules"`
-	Captured    CapturedInfo `json:"captured"`
-	Warnings    []string     `json:"warnings"`
+	Exception   *Exception    `json:"exception,omitempty"`
+	Context     *Registers    `json:"context,omitempty"`
+	FaultingIP  *FaultingIP   `json:"faulting_ip,omitempty"`
+	Access      *Access       `json:"memory_access,omitempty"`
+	Culprit     Culprit       `json:"culprit"`
+	Bucket      string        `json:"bucket"`
+	Summary     string        `json:"summary"`
+	Explanation string        `json:"explanation"`
+	Playbook    []Step        `json:"playbook"`
+	Thread      *Thread       `json:"thread,omitempty"`
+	Process     *Process      `json:"process,omitempty"`
+	Stack       []StackSlot   `json:"stack"`
+	Modules     []Module      `json:"modules"`
+	Unloaded    []Unloaded    `json:"unloaded_modules"`
+	Machine     *MachineState `json:"machine_state,omitempty"`
+	Captured    CapturedInfo  `json:"captured"`
+	Warnings    []string      `json:"warnings"`
 }
 
 // OS describes the crashed system.
@@ -163,6 +164,22 @@ type Unloaded struct {
 	Name  string `json:"name"`
 	Start string `json:"start"`
 	End   string `json:"end"`
+}
+
+// MachineState is what the dump records about the memory manager at the
+// crash; counters are as the kernel keeps them (pages for commit).
+type MachineState struct {
+	VerifierFlags    string   `json:"driver_verifier_flags,omitempty"`
+	SpecialPoolTag   string   `json:"special_pool_tag,omitempty"`
+	CommittedPages   uint64   `json:"committed_pages,omitempty"`
+	CommitPeakPages  uint64   `json:"commit_peak_pages,omitempty"`
+	CommitLimitPages uint64   `json:"commit_limit_pages,omitempty"`
+	CommitPercent    float64  `json:"commit_percent,omitempty"`
+	NonPagedPoolUsed uint64   `json:"nonpaged_pool_allocated,omitempty"`
+	NonPagedPoolMax  uint64   `json:"nonpaged_pool_maximum,omitempty"`
+	PagedPoolUsed    uint64   `json:"paged_pool_allocated,omitempty"`
+	PagedPoolMax     uint64   `json:"paged_pool_maximum,omitempty"`
+	Notes            []string `json:"notes,omitempty"`
 }
 
 // CapturedInfo summarises what memory the dump holds.

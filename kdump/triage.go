@@ -110,11 +110,50 @@ type DataBlock struct {
 	Size   uint32
 }
 
-// MmInfo is the memory manager state block (DUMP_MM_STORAGE) of a triage dump.
+// MmInfo is the memory manager state block (DUMP_MM_STORAGE32/64) of a
+// triage dump. Recent Windows versions often leave the counters zero.
 type MmInfo struct {
-	Version uint32
-	Size    uint32
-	Raw     []byte
+	Version                 uint32
+	Size                    uint32
+	MmSpecialPoolTag        uint32 // pool tag Driver Verifier's special pool tracks, if any
+	MiTriageActionTaken     uint32
+	MmVerifyDriverLevel     uint32 // Driver Verifier flags in force
+	KernelVerifier          uint32
+	MmMaximumNonPagedPool   uint64
+	MmAllocatedNonPagedPool uint64
+	PagedPoolMaximum        uint64
+	PagedPoolAllocated      uint64
+	CommittedPages          uint64
+	CommittedPagesPeak      uint64
+	CommitLimitMaximum      uint64
+	Raw                     []byte
+}
+
+// parseMmInfo decodes DUMP_MM_STORAGE; counters the block is too short for
+// stay zero.
+func parseMmInfo(b []byte, is64 bool) *MmInfo {
+	le := binary.LittleEndian
+	m := &MmInfo{Raw: b}
+	u32 := func(o int) uint32 {
+		if o+4 <= len(b) {
+			return le.Uint32(b[o:])
+		}
+		return 0
+	}
+	m.Version, m.Size, m.MmSpecialPoolTag, m.MiTriageActionTaken = u32(0), u32(4), u32(8), u32(12)
+	m.MmVerifyDriverLevel, m.KernelVerifier = u32(16), u32(20)
+	counters := []*uint64{&m.MmMaximumNonPagedPool, &m.MmAllocatedNonPagedPool, &m.PagedPoolMaximum,
+		&m.PagedPoolAllocated, &m.CommittedPages, &m.CommittedPagesPeak, &m.CommitLimitMaximum}
+	for i, c := range counters {
+		if is64 {
+			if o := 0x18 + 8*i; o+8 <= len(b) {
+				*c = le.Uint64(b[o:])
+			}
+		} else {
+			*c = uint64(u32(0x18 + 4*i))
+		}
+	}
+	return m
 }
 
 // Blob is a raw structure copied into the dump. The dump records where it
@@ -211,15 +250,17 @@ func (f *File) parseTriage(off int64) (*Triage, error) {
 		return nil, err
 	}
 	if t.MmOffset != 0 {
-		if mb, err := f.readAt(int64(t.MmOffset), 8, "memory manager block"); err == nil {
-			mm := &MmInfo{Version: le.Uint32(mb), Size: le.Uint32(mb[4:])}
-			if mm.Size >= 8 && mm.Size <= 0x1000 {
-				mm.Raw, _ = f.readAt(int64(t.MmOffset), int(mm.Size), "memory manager block")
-			}
-			t.Mm = mm
-		} else {
+		mb, err := f.readAt(int64(t.MmOffset), 8, "memory manager block")
+		if err != nil {
 			return nil, err
 		}
+		size := le.Uint32(mb[4:])
+		if size >= 8 && size <= 0x1000 {
+			if full, err := f.readAt(int64(t.MmOffset), int(size), "memory manager block"); err == nil {
+				mb = full
+			}
+		}
+		t.Mm = parseMmInfo(mb, is64)
 	}
 	t.sizeBlobs(f.size)
 	return t, nil

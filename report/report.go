@@ -90,6 +90,20 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 	if r.Process != nil {
 		p.kv("Running process", r.Process.Name)
 	}
+	if m := r.Machine; m != nil {
+		if m.CommitLimitPages > 0 {
+			p.kv("Commit charge", fmt.Sprintf("%d of %d pages (%.1f%%), peak %d", m.CommittedPages, m.CommitLimitPages, m.CommitPercent, m.CommitPeakPages))
+		}
+		if m.NonPagedPoolMax > 0 || m.PagedPoolMax > 0 {
+			p.kv("Pool", fmt.Sprintf("nonpaged %d of %d, paged %d of %d", m.NonPagedPoolUsed, m.NonPagedPoolMax, m.PagedPoolUsed, m.PagedPoolMax))
+		}
+		if m.SpecialPoolTag != "" {
+			p.kv("Special pool tag", m.SpecialPoolTag)
+		}
+		for _, n := range m.Notes {
+			p.kv("Note", n)
+		}
+	}
 	p.blank()
 	p.line("  Bug check %s %s", r.BugCheck.Code, r.BugCheck.Name)
 	for _, m := range r.BugCheck.Meanings {
