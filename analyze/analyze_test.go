@@ -406,3 +406,56 @@ func TestMachineState(t *testing.T) {
 		t.Errorf("empty block reported: %+v", r.Machine)
 	}
 }
+
+// TestParameterDecoders checks the decoded parameters against the cases
+// Microsoft documents for each bug check.
+func TestParameterDecoders(t *testing.T) {
+	cases := []struct {
+		code   uint32
+		build  uint32
+		arch   cpuctx.Arch
+		params [4]uint64
+		index  int // 0-based parameter
+		want   string
+	}{
+		{0x50, 19041, cpuctx.ArchX64, [4]uint64{0x10, 0, 0, 0}, 1, "read"},
+		{0x50, 19041, cpuctx.ArchX64, [4]uint64{0x10, 2, 0, 0}, 1, "write"},
+		{0x50, 19041, cpuctx.ArchX64, [4]uint64{0x10, 10, 0, 0}, 1, "execute"},
+		{0x50, 9600, cpuctx.ArchX64, [4]uint64{0x10, 1, 0, 0}, 1, "write"},
+		{0x50, 22621, cpuctx.ArchARM64, [4]uint64{0x10, 1, 0, 0}, 1, "write"},
+		{0x50, 22621, cpuctx.ArchARM64, [4]uint64{0x10, 8, 0, 0}, 1, "execute"},
+		{0x50, 19041, cpuctx.ArchX64, [4]uint64{0x10, 0, 0, 4}, 3, "the address is not canonical"},
+		{0x50, 19041, cpuctx.ArchX64, [4]uint64{0x10, 0, 0, 2}, 3, "no valid page table entry maps the address"},
+		{0x0a, 19041, cpuctx.ArchX64, [4]uint64{0x10, 2, 0, 0}, 1, "IRQL 2 (DISPATCH_LEVEL)"},
+		{0x0a, 19041, cpuctx.ArchX64, [4]uint64{0x10, 2, 0, 0}, 2, "read"},
+		{0x0a, 19041, cpuctx.ArchX64, [4]uint64{0x10, 2, 1, 0}, 2, "write"},
+		{0x0a, 19041, cpuctx.ArchX64, [4]uint64{0x10, 2, 8, 0}, 2, "execute"},
+		{0xd1, 19041, cpuctx.ArchX64, [4]uint64{0x10, 2, 0, 0}, 2, "read"},
+		{0xd1, 19041, cpuctx.ArchX64, [4]uint64{0x10, 2, 1, 0}, 2, "write"},
+		{0xd1, 19041, cpuctx.ArchX64, [4]uint64{0x10, 2, 2, 0}, 2, "execute"},
+		{0xd1, 19041, cpuctx.ArchX64, [4]uint64{0x10, 2, 8, 0}, 2, "execute"},
+		{0xd1, 19041, cpuctx.ArchX64, [4]uint64{0x10, 0, 0, 0}, 1, "IRQL 0 (PASSIVE_LEVEL)"},
+		{0x1e, 19041, cpuctx.ArchX64, [4]uint64{0xc0000005, 0, 1, 0x20}, 2, "write"},
+		{0x1e, 19041, cpuctx.ArchX64, [4]uint64{0xc0000005, 0, 0, 0x20}, 0, "STATUS_ACCESS_VIOLATION"},
+		{0x7e, 19041, cpuctx.ArchX64, [4]uint64{0xffffffffc0000005, 0, 0, 0}, 0, "STATUS_ACCESS_VIOLATION"},
+		{0x3b, 19041, cpuctx.ArchX64, [4]uint64{0xc0000094, 0, 0, 0}, 0, "STATUS_INTEGER_DIVIDE_BY_ZERO"},
+		{0x139, 19041, cpuctx.ArchX64, [4]uint64{3, 0, 0, 0}, 0, "a LIST_ENTRY was corrupted (for example, removed twice)"},
+		{0x133, 19041, cpuctx.ArchX64, [4]uint64{0, 0x501, 0x500, 0}, 0, "a single DPC or interrupt routine ran longer than its time allotment"},
+		{0x1a, 19041, cpuctx.ArchX64, [4]uint64{0x41792, 0, 0, 0}, 0, "a corrupt page table entry was found"},
+		{0x124, 19041, cpuctx.ArchX64, [4]uint64{0, 0, 0, 0}, 0, "machine check exception (processor, cache, bus or memory controller)"},
+		{0x9f, 19041, cpuctx.ArchX64, [4]uint64{3, 0, 0, 0}, 0, "a device blocked a power IRP for too long (parameter 4 is the IRP)"},
+		{0xc4, 19041, cpuctx.ArchX64, [4]uint64{0x62, 0, 0, 0}, 0, "the driver unloaded without freeing its pool allocations"},
+		{0x7f, 19041, cpuctx.ArchX64, [4]uint64{8, 0, 0, 0}, 0, "double fault (almost always a kernel stack overflow)"},
+	}
+	for _, c := range cases {
+		d := &dumpwriter.Triage{Arch: c.arch, Build: c.build, Processors: 1, BugCheck: c.code, Params: c.params}
+		b, err := d.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := analyze.Analyze(open(t, b), analyze.Options{})
+		if got := r.BugCheck.Meanings[c.index].Decoded; got != c.want {
+			t.Errorf("%#x build %d %s P%d=%#x: decoded %q, want %q", c.code, c.build, c.arch, c.index+1, c.params[c.index], got, c.want)
+		}
+	}
+}

@@ -7,7 +7,10 @@
 // meanings and summaries are our own words for the facts documented there.
 package bugcode
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // VariantBit is set in the code of the "_M" variant of a bug check (for
 // example 0x1000007E, SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M). The variants
@@ -87,6 +90,16 @@ func ByName(name string) (uint32, bool) {
 
 // Count returns the number of documented base codes.
 func Count() int { return len(names) }
+
+// Codes returns every documented code in ascending order.
+func Codes() []uint32 {
+	out := make([]uint32, 0, len(names))
+	for c := range names {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // IsException reports whether the bug check reports an unhandled
 // exception whose code and address are among its parameters (0x1E, 0x7E,

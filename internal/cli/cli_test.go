@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bugcheck/bugcheck/bugcode"
 	"github.com/bugcheck/bugcheck/internal/corpus"
 	"github.com/bugcheck/bugcheck/internal/sample"
 )
@@ -126,6 +128,20 @@ func TestExplainInputs(t *testing.T) {
 	code, out, _ := run("explain", "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M")
 	if code != ExitOK || !strings.Contains(out, "0x1000007E") {
 		t.Errorf("explain _M name: %q", out)
+	}
+}
+
+// TestExplainEveryCode runs explain on every documented code, by number
+// and by name.
+func TestExplainEveryCode(t *testing.T) {
+	for _, c := range bugcode.Codes() {
+		name := bugcode.Name(c)
+		for _, arg := range []string{fmt.Sprintf("%#x", c), name} {
+			code, out, errs := run("explain", arg)
+			if code != ExitOK || !strings.Contains(out, fmt.Sprintf("0x%08X %s", c, name)) {
+				t.Fatalf("explain %s: exit %d, %q %q", arg, code, out, errs)
+			}
+		}
 	}
 }
 
