@@ -56,6 +56,7 @@ type analysis struct {
 	ipKnown bool
 	faultSP uint64
 	inst    *disasm.Inst
+	byParam bool // the culprit was found through a bug check parameter
 	exc     kdump.ExceptionRecord
 	hasExc  bool
 }

@@ -215,6 +215,7 @@ func TestCulpritRules(t *testing.T) {
 		{"no ip, driver on stack", 0xc4, [4]uint64{0x91}, stackWith(nt+0x10, drv+0x20), "vendor.sys", "driver", "low", "0xC4_91_vendor.sys"},
 		{"pool corruption, no suspect", 0x19, [4]uint64{0x20, 0, 0, 0}, stackWith(nt + 0x10), "", "corruption", "low", "0x19_20_CORRUPTION"},
 		{"list corruption in nt", 0x139, [4]uint64{3, 0, 0, 0}, stackWith(nt + 0x10), "", "corruption", "low", "0x139_3_CORRUPTION"},
+		{"parameter points into a driver", 0xc4, [4]uint64{0xe6, drv + 0x1234, 0, 0}, stackWith(nt + 0x10), "vendor.sys", "driver", "medium", "0xC4_E6_vendor.sys"},
 		{"variant code", 0x10000050, [4]uint64{0x10, 2, drv + 0x100, 0}, stackWith(nt + 5), "vendor.sys", "driver", "high", "0x50_W_vendor.sys!+0x100"},
 	}
 	for _, c := range cases {

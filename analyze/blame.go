@@ -78,6 +78,12 @@ func (a *analysis) grade() {
 				break
 			}
 		}
+		if a.byParam {
+			ev = append(ev, "a bug check parameter points into its code: "+c.Reason)
+			if conf == ConfidenceLow {
+				conf = ConfidenceMedium
+			}
+		}
 		if !inFault && len(ev) == 0 {
 			ev = append(ev, fmt.Sprintf("%s appears on the captured stack, but no call instruction before it could be checked", c.Module))
 		}
@@ -114,6 +120,17 @@ func (a *analysis) pickCulprit() {
 			faultMod = m.BaseName()
 			if !a.skip(faultMod) {
 				a.setCulprit(faultMod, fmt.Sprintf("the faulting instruction at %s (%s+%#x) is in %s", a.ptrHex(a.ip), faultMod, a.ip-m.Base, faultMod))
+				return
+			}
+		}
+	}
+	// Without a faulting instruction, a parameter that points into a
+	// driver's image (a caller address, a routine, a callback) names it.
+	if !a.ipKnown {
+		for i, p := range a.f.Header.BugCheckParameters {
+			if m, ok := a.moduleAt(p); ok && !a.skip(m.BaseName()) {
+				a.setCulprit(m.BaseName(), fmt.Sprintf("bug check parameter %d (%s) points into %s at %s+%#x", i+1, a.ptrHex(p), m.BaseName(), m.BaseName(), p-m.Base))
+				a.byParam = true
 				return
 			}
 		}
