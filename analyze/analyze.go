@@ -19,6 +19,7 @@ import (
 	"github.com/bugcheck/bugcheck/disasm"
 	"github.com/bugcheck/bugcheck/kdump"
 	"github.com/bugcheck/bugcheck/ntstatus"
+	"github.com/bugcheck/bugcheck/unwind"
 	"github.com/bugcheck/bugcheck/vmem"
 	"github.com/bugcheck/bugcheck/winver"
 )
@@ -30,6 +31,10 @@ type Options struct {
 	// kernel and frameworks that only run on behalf of drivers. Nil means
 	// DefaultSkip.
 	Skip []string
+
+	// Images supplies module images (for their unwind data) so x64 stacks
+	// can be unwound into real frames; nil means scan the stack only.
+	Images unwind.Images
 }
 
 // DefaultSkip is the default list of core modules, in the spirit of
@@ -69,7 +74,7 @@ func Analyze(f *kdump.File, opt Options) *Report {
 	a := &analysis{f: f, mem: f.Memory(), arch: f.Arch, opt: opt}
 	a.r = &Report{SchemaVersion: SchemaVersion, File: f.Name, FileSize: f.Size(),
 		Format: f.Header.DumpType.Format(), DumpType: f.Header.DumpType.String(), Arch: f.Arch.String(),
-		Stack: []StackSlot{}, Modules: []Module{}, Unloaded: []Unloaded{}, Warnings: []string{}, Playbook: []Step{}}
+		Stack: []StackSlot{}, Frames: []StackFrame{}, Modules: []Module{}, Unloaded: []Unloaded{}, Warnings: []string{}, Playbook: []Step{}}
 	a.r.Warnings = append(a.r.Warnings, f.Warnings...)
 	a.header()
 	a.processContext()
@@ -78,6 +83,7 @@ func Analyze(f *kdump.File, opt Options) *Report {
 	a.bugcheck()
 	a.faultContext()
 	a.faultingInstruction()
+	a.unwindStack()
 	a.stackScan()
 	a.blame()
 	a.r.Bucket = a.bucket()

@@ -11,6 +11,7 @@ import (
 	"github.com/bugcheck/bugcheck/internal/corpus"
 	"github.com/bugcheck/bugcheck/internal/sample"
 	"github.com/bugcheck/bugcheck/kdump"
+	"github.com/bugcheck/bugcheck/symstore"
 )
 
 func open(t testing.TB, b []byte) *kdump.File {
@@ -458,5 +459,49 @@ func TestParameterDecoders(t *testing.T) {
 		if got := r.BugCheck.Meanings[c.index].Decoded; got != c.want {
 			t.Errorf("%#x build %d %s P%d=%#x: decoded %q, want %q", c.code, c.build, c.arch, c.index+1, c.params[c.index], got, c.want)
 		}
+	}
+}
+
+// TestCorpusUnwind unwinds the corpus crash with the faulting driver's and
+// KMDF's images from the corpus symbol store: the frames must be the ones
+// independent tools report.
+func TestCorpusUnwind(t *testing.T) {
+	f, err := kdump.Open(corpus.Path(t, "dumps", "triage_x64.dmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	store := symstore.NewLocal(corpus.Path(t, "symstore"))
+	defer store.Close()
+	r := analyze.Analyze(f, analyze.Options{Images: store})
+	want := []struct{ ip, sp, sym string }{
+		{"0xfffff8048b58334c", "0xffff850429892120", "amdppm.sys+0x334c"},
+		{"0xfffff8048b58313f", "0xffff850429892150", "amdppm.sys+0x313f"},
+		{"0xfffff8048b583234", "0xffff850429892180", "amdppm.sys+0x3234"},
+		{"0xfffff8048b5a0e8f", "0xffff8504298921b0", "amdppm.sys+0x20e8f"},
+		{"0xfffff8048b5a83f6", "0xffff850429892210", "amdppm.sys+0x283f6"},
+		{"0xfffff8048b59f852", "0xffff850429892340", "amdppm.sys+0x1f852"},
+	}
+	if len(r.Frames) < len(want)+10 {
+		t.Fatalf("%d frames (%s): %+v", len(r.Frames), r.FramesNote, r.Frames)
+	}
+	for i, w := range want {
+		fr := r.Frames[i]
+		if fr.IP != w.ip || fr.ChildSP != w.sp || fr.Symbol != w.sym {
+			t.Errorf("frame %d = %s sp %s %s, want %s sp %s %s", i, fr.IP, fr.ChildSP, fr.Symbol, w.ip, w.sp, w.sym)
+		}
+	}
+	// Then ten frames in KMDF, then the walk reaches ntoskrnl.exe, whose image is not in the store.
+	for i := 6; i < 16; i++ {
+		if r.Frames[i].Module != "Wdf01000.sys" {
+			t.Errorf("frame %d = %s, want a Wdf01000.sys frame", i, r.Frames[i].Symbol)
+		}
+	}
+	last := r.Frames[len(r.Frames)-1]
+	if last.Module != "ntoskrnl.exe" || !strings.Contains(r.FramesNote, "no image for ntoskrnl.exe") {
+		t.Errorf("last frame %s, note %q", last.Symbol, r.FramesNote)
+	}
+	if r.Culprit.Module != "amdppm.sys" {
+		t.Errorf("culprit = %s", r.Culprit.Module)
 	}
 }

@@ -172,9 +172,18 @@ func (a *analysis) pickCulprit() {
 	*c = Culprit{Kind: KindUnknown, Reason: "the dump names no faulting instruction and no driver other than core Windows components is on the captured stack"}
 }
 
-// firstOnStack returns the innermost stack slot in a non-core module,
-// preferring slots above the fault and values that follow a call.
+// firstOnStack returns the innermost caller in a non-core module: from the
+// unwound frames when there are any, else from the stack scan, preferring
+// slots above the fault and values that follow a call.
 func (a *analysis) firstOnStack() (StackSlot, bool) {
+	if len(a.r.Frames) > 1 {
+		for _, f := range a.r.Frames[1:] {
+			if f.Module != "" && !a.skip(f.Module) {
+				t := true
+				return StackSlot{Address: f.ChildSP, Value: f.IP, Module: f.Module, Offset: f.Offset, Symbol: f.Symbol, AfterFault: true, CallVerified: &t}, true
+			}
+		}
+	}
 	pick := func(needAfter, needCall bool) (StackSlot, bool) {
 		for _, s := range a.r.Stack {
 			if needAfter && !s.AfterFault {

@@ -32,6 +32,8 @@ type Report struct {
 	Playbook    []Step        `json:"playbook"`
 	Thread      *Thread       `json:"thread,omitempty"`
 	Process     *Process      `json:"process,omitempty"`
+	Frames      []StackFrame  `json:"frames"`
+	FramesNote  string        `json:"frames_note,omitempty"`
 	Stack       []StackSlot   `json:"stack"`
 	Modules     []Module      `json:"modules"`
 	Unloaded    []Unloaded    `json:"unloaded_modules"`
@@ -135,6 +137,17 @@ type Process struct {
 	Name    string `json:"name"`
 	Address string `json:"address,omitempty"`
 	ID      uint64 `json:"pid,omitempty"`
+}
+
+// StackFrame is a frame of the unwound call stack, like a line of WinDbg's k.
+type StackFrame struct {
+	Number  int    `json:"number"`
+	ChildSP string `json:"child_sp"`
+	IP      string `json:"ip"`
+	Module  string `json:"module,omitempty"`
+	Offset  string `json:"offset,omitempty"`
+	Symbol  string `json:"symbol"`
+	Method  string `json:"method"` // context, unwind or leaf
 }
 
 // StackSlot is a captured stack slot whose value points into a module.

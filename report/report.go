@@ -177,6 +177,22 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 	}
 	p.blank()
 	p.heading("STACK")
+	if len(r.Frames) > 0 {
+		p.line("  Call stack unwound with the modules' unwind data (innermost first):")
+		p.blank()
+		tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  #\tChild-SP\tIP\tCall site")
+		for _, f := range r.Frames {
+			fmt.Fprintf(tw, "  %02d\t%s\t%s\t%s\n", f.Number, f.ChildSP, f.IP, f.Symbol)
+		}
+		tw.Flush()
+		if r.FramesNote != "" {
+			p.wrapHanging("  ", "("+r.FramesNote+")")
+		}
+		p.blank()
+	} else if r.FramesNote != "" {
+		p.wrapHanging("  ", "("+r.FramesNote+")")
+	}
 	p.line("  Values on the captured stack that point into loaded modules (innermost first). Without")
 	p.line("  unwind data this is a scan: 'call' marks values that follow a call instruction, as return")
 	p.line("  addresses do; '-' means the code bytes were not captured.")

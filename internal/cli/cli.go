@@ -15,6 +15,7 @@ import (
 	"github.com/bugcheck/bugcheck/analyze"
 	"github.com/bugcheck/bugcheck/kdump"
 	"github.com/bugcheck/bugcheck/report"
+	"github.com/bugcheck/bugcheck/symstore"
 )
 
 // Exit codes.
@@ -108,7 +109,7 @@ func trimName(err error, _ string) error {
 func analyzeCmd(stdout, stderr io.Writer) *cobra.Command {
 	var asJSON, allModules, allStack bool
 	var format string
-	var skip []string
+	var skip, images []string
 	c := &cobra.Command{
 		Use:   "analyze DUMP...",
 		Short: "Analyse crash dumps: bug check, culprit driver, explanation, next steps",
@@ -128,6 +129,11 @@ dump, an array for several.`,
 				return fmt.Errorf("unknown --format %q (text, json or markdown)", format)
 			}
 			opt := analyze.Options{}
+			if len(images) > 0 {
+				store := symstore.NewLocal(images...)
+				defer store.Close()
+				opt.Images = store
+			}
 			if len(skip) > 0 {
 				opt.Skip = append(append([]string(nil), analyze.DefaultSkip...), skip...)
 			}
@@ -167,6 +173,7 @@ dump, an array for several.`,
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or markdown")
 	c.Flags().BoolVar(&allModules, "all-modules", false, "list every loaded module in the text report")
 	c.Flags().BoolVar(&allStack, "all-stack", false, "list stack values below the faulting frame too")
+	c.Flags().StringSliceVar(&images, "images", nil, "directories holding driver images (plain, or a symbol-store tree name/TIMESTAMPSIZE/name) whose unwind data turns the stack scan into real frames; repeatable")
 	c.Flags().StringSliceVar(&skip, "skip", nil, "more module names never to blame while another module is on the stack (e.g. mydriverlib.sys; '*' wildcard)")
 	return c
 }

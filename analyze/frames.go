@@ -1,0 +1,41 @@
+package analyze
+
+import (
+	"fmt"
+
+	"github.com/bugcheck/bugcheck/cpuctx"
+	"github.com/bugcheck/bugcheck/unwind"
+)
+
+// moduleFinder adapts the analysis's module lookup for the unwinder.
+type moduleFinder struct{ a *analysis }
+
+func (m moduleFinder) ModuleAt(addr uint64) (unwind.Module, bool) {
+	d, ok := m.a.moduleAt(addr)
+	if !ok {
+		return unwind.Module{}, false
+	}
+	return unwind.Module{Name: d.BaseName(), Base: d.Base, Size: d.Size, Timestamp: d.Timestamp}, true
+}
+
+// unwindStack walks the x64 stack from the fault context with the images'
+// unwind data, when images were supplied.
+func (a *analysis) unwindStack() {
+	if a.opt.Images == nil || a.arch != cpuctx.ArchX64 {
+		return
+	}
+	if a.ctx == nil || !a.ipKnown || a.ctx.PC() != a.ip {
+		a.r.FramesNote = "no register context for the fault, so the stack could not be unwound"
+		return
+	}
+	res := unwind.X64(a.ctx, a.mem, moduleFinder{a}, a.opt.Images)
+	for _, f := range res.Frames {
+		sf := StackFrame{Number: f.Number, ChildSP: a.ptrHex(f.SP), IP: a.ptrHex(f.IP), Module: f.Module, Method: f.Method, Symbol: a.ptrHex(f.IP)}
+		if f.Module != "" {
+			sf.Offset = hex64(f.Offset)
+			sf.Symbol = fmt.Sprintf("%s+%#x", f.Module, f.Offset)
+		}
+		a.r.Frames = append(a.r.Frames, sf)
+	}
+	a.r.FramesNote = "unwinding stopped: " + res.Stopped
+}
