@@ -35,6 +35,15 @@ type Options struct {
 	// Images supplies module images (for their unwind data) so x64 stacks
 	// can be unwound into real frames; nil means scan the stack only.
 	Images unwind.Images
+
+	// Symbols names functions from PDBs; nil means module+offset only.
+	Symbols Symbolizer
+}
+
+// Symbolizer names the function at an RVA of a module, identified as the
+// dump's module list identifies it.
+type Symbolizer interface {
+	Function(module string, timestamp, size, rva uint32) (name string, offset uint32, ok bool)
 }
 
 // DefaultSkip is the default list of core modules, in the spirit of

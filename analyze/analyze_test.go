@@ -473,22 +473,22 @@ func TestCorpusUnwind(t *testing.T) {
 	defer f.Close()
 	store := symstore.NewLocal(corpus.Path(t, "symstore"))
 	defer store.Close()
-	r := analyze.Analyze(f, analyze.Options{Images: store})
-	want := []struct{ ip, sp, sym string }{
-		{"0xfffff8048b58334c", "0xffff850429892120", "amdppm.sys+0x334c"},
-		{"0xfffff8048b58313f", "0xffff850429892150", "amdppm.sys+0x313f"},
-		{"0xfffff8048b583234", "0xffff850429892180", "amdppm.sys+0x3234"},
-		{"0xfffff8048b5a0e8f", "0xffff8504298921b0", "amdppm.sys+0x20e8f"},
-		{"0xfffff8048b5a83f6", "0xffff850429892210", "amdppm.sys+0x283f6"},
-		{"0xfffff8048b59f852", "0xffff850429892340", "amdppm.sys+0x1f852"},
+	r := analyze.Analyze(f, analyze.Options{Images: store, Symbols: store})
+	want := []struct{ ip, sp, sym, fn string }{
+		{"0xfffff8048b58334c", "0xffff850429892120", "amdppm.sys+0x334c", "amdppm!WriteIoMemRawEx+0x70"},
+		{"0xfffff8048b58313f", "0xffff850429892150", "amdppm.sys+0x313f", "amdppm!WriteGenAddrEx+0x6b"},
+		{"0xfffff8048b583234", "0xffff850429892180", "amdppm.sys+0x3234", "amdppm!WriteGenAddrMaybeHiddenEx+0x18"},
+		{"0xfffff8048b5a0e8f", "0xffff8504298921b0", "amdppm.sys+0x20e8f", "amdppm!InitAcpiCpc+0x317"},
+		{"0xfffff8048b5a83f6", "0xffff850429892210", "amdppm.sys+0x283f6", "amdppm!ProcLibDeviceStart+0x886"},
+		{"0xfffff8048b59f852", "0xffff850429892340", "amdppm.sys+0x1f852", "amdppm!EvtDevicePrepareHardware+0xd2"},
 	}
 	if len(r.Frames) < len(want)+10 {
 		t.Fatalf("%d frames (%s): %+v", len(r.Frames), r.FramesNote, r.Frames)
 	}
 	for i, w := range want {
 		fr := r.Frames[i]
-		if fr.IP != w.ip || fr.ChildSP != w.sp || fr.Symbol != w.sym {
-			t.Errorf("frame %d = %s sp %s %s, want %s sp %s %s", i, fr.IP, fr.ChildSP, fr.Symbol, w.ip, w.sp, w.sym)
+		if fr.IP != w.ip || fr.ChildSP != w.sp || fr.Symbol != w.sym || fr.Function != w.fn {
+			t.Errorf("frame %d = %s sp %s %s %s, want %s sp %s %s %s", i, fr.IP, fr.ChildSP, fr.Symbol, fr.Function, w.ip, w.sp, w.sym, w.fn)
 		}
 	}
 	// Then ten frames in KMDF, then the walk reaches ntoskrnl.exe, whose image is not in the store.
@@ -503,5 +503,12 @@ func TestCorpusUnwind(t *testing.T) {
 	}
 	if r.Culprit.Module != "amdppm.sys" {
 		t.Errorf("culprit = %s", r.Culprit.Module)
+	}
+	if r.FaultingIP.Function != "amdppm!WriteIoMemRawEx+0x70" {
+		t.Errorf("faulting function = %q", r.FaultingIP.Function)
+	}
+	// The bucket does not depend on whether symbols were found.
+	if plain := analyze.Analyze(f, analyze.Options{}); plain.Bucket != r.Bucket {
+		t.Errorf("bucket with symbols %q, without %q", r.Bucket, plain.Bucket)
 	}
 }

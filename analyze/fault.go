@@ -257,6 +257,7 @@ func (a *analysis) faultingInstruction() {
 	}
 	if inMod {
 		fip.Module, fip.Offset = mod.BaseName(), fmt.Sprintf("%#x", a.ip-mod.Base)
+		fip.Function = a.function(a.ip)
 	}
 	a.r.FaultingIP = fip
 	code := make([]byte, 16)

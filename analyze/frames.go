@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/bugcheck/bugcheck/cpuctx"
 	"github.com/bugcheck/bugcheck/unwind"
@@ -34,8 +35,30 @@ func (a *analysis) unwindStack() {
 		if f.Module != "" {
 			sf.Offset = hex64(f.Offset)
 			sf.Symbol = fmt.Sprintf("%s+%#x", f.Module, f.Offset)
+			sf.Function = a.function(f.IP)
 		}
 		a.r.Frames = append(a.r.Frames, sf)
 	}
 	a.r.FramesNote = "unwinding stopped: " + res.Stopped
+}
+
+// function names the function holding addr as WinDbg does
+// (module!Function+0xoff), or "" without symbols.
+func (a *analysis) function(addr uint64) string {
+	if a.opt.Symbols == nil {
+		return ""
+	}
+	m, ok := a.moduleAt(addr)
+	if !ok {
+		return ""
+	}
+	name, off, ok := a.opt.Symbols.Function(m.BaseName(), m.Timestamp, m.Size, uint32(addr-m.Base))
+	if !ok {
+		return ""
+	}
+	mod := m.BaseName()
+	if i := strings.LastIndexByte(mod, '.'); i > 0 {
+		mod = mod[:i]
+	}
+	return fmt.Sprintf("%s!%s+%#x", mod, name, off)
 }

@@ -96,6 +96,7 @@ type FaultingIP struct {
 	Module           string `json:"module,omitempty"`
 	Offset           string `json:"offset,omitempty"`
 	Symbol           string `json:"symbol"`
+	Function         string `json:"function,omitempty"`
 	Instruction      string `json:"instruction,omitempty"`
 	Bytes            string `json:"bytes,omitempty"`
 	Access           string `json:"access,omitempty"`
@@ -141,13 +142,14 @@ type Process struct {
 
 // StackFrame is a frame of the unwound call stack, like a line of WinDbg's k.
 type StackFrame struct {
-	Number  int    `json:"number"`
-	ChildSP string `json:"child_sp"`
-	IP      string `json:"ip"`
-	Module  string `json:"module,omitempty"`
-	Offset  string `json:"offset,omitempty"`
-	Symbol  string `json:"symbol"`
-	Method  string `json:"method"` // context, unwind or leaf
+	Number   int    `json:"number"`
+	ChildSP  string `json:"child_sp"`
+	IP       string `json:"ip"`
+	Module   string `json:"module,omitempty"`
+	Offset   string `json:"offset,omitempty"`
+	Symbol   string `json:"symbol"`
+	Function string `json:"function,omitempty"`
+	Method   string `json:"method"` // context, unwind or leaf
 }
 
 // StackSlot is a captured stack slot whose value points into a module.
@@ -157,6 +159,7 @@ type StackSlot struct {
 	Module       string `json:"module"`
 	Offset       string `json:"offset"`
 	Symbol       string `json:"symbol"`
+	Function     string `json:"function,omitempty"`
 	AfterFault   bool   `json:"after_fault"`             // at or above the faulting frame's stack pointer
 	CallVerified *bool  `json:"call_verified,omitempty"` // the bytes before the value decode as a call (nil: code not captured)
 }

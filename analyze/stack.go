@@ -48,6 +48,9 @@ func (a *analysis) stackScan() {
 		slot := StackSlot{Address: a.ptrHex(addr), Value: a.ptrHex(v), Module: mod.BaseName(),
 			Offset: hex64(v - mod.Base), Symbol: sym, AfterFault: a.faultSP != 0 && addr >= a.faultSP}
 		slot.CallVerified = a.precededByCall(v)
+		if slot.CallVerified == nil || *slot.CallVerified {
+			slot.Function = a.function(v)
+		}
 		a.r.Stack = append(a.r.Stack, slot)
 	}
 }

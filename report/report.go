@@ -48,8 +48,12 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 	} else {
 		p.kv("Probably caused by", fmt.Sprintf("no single driver (%s, %s confidence)", r.Culprit.Kind, r.Culprit.Confidence))
 	}
-	if r.FaultingIP != nil {
-		p.kv("Faulting code", r.FaultingIP.Symbol)
+	if f := r.FaultingIP; f != nil {
+		if f.Function != "" {
+			p.kv("Faulting code", f.Function+" ("+f.Symbol+")")
+		} else {
+			p.kv("Faulting code", f.Symbol)
+		}
 	}
 	if r.Access != nil {
 		p.kv("Memory access", fmt.Sprintf("%s of %s", r.Access.Kind, r.Access.Address))
@@ -183,7 +187,11 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 		tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  #\tChild-SP\tIP\tCall site")
 		for _, f := range r.Frames {
-			fmt.Fprintf(tw, "  %02d\t%s\t%s\t%s\n", f.Number, f.ChildSP, f.IP, f.Symbol)
+			site := f.Symbol
+			if f.Function != "" {
+				site = f.Function
+			}
+			fmt.Fprintf(tw, "  %02d\t%s\t%s\t%s\n", f.Number, f.ChildSP, f.IP, site)
 		}
 		tw.Flush()
 		if r.FramesNote != "" {
@@ -210,7 +218,11 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 		if s.CallVerified != nil {
 			call = map[bool]string{true: "call", false: "no"}[*s.CallVerified]
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Address, s.Value, s.Symbol, call)
+		sym := s.Symbol
+		if s.Function != "" {
+			sym += "  " + s.Function
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Address, s.Value, sym, call)
 		shown++
 	}
 	tw.Flush()

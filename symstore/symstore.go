@@ -1,4 +1,4 @@
-// Package symstore finds the exact image (driver binary) or PDB a crash
+// Package symstore finds the exact image (driver binary) and PDB a crash
 // dump refers to in local directories: symbol-store trees laid out as
 // symbol servers serve them (name/KEY/name, any letter case) and plain
 // folders of files. An image is accepted only when its TimeDateStamp and
@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bugcheck/bugcheck/pdb"
 	"github.com/bugcheck/bugcheck/peimage"
 )
 
@@ -23,12 +24,13 @@ type Local struct {
 
 	mu     sync.Mutex
 	images map[string]*peimage.File
+	pdbs   map[string]*pdb.File
 	misses map[string]error
 }
 
 // NewLocal returns a store over dirs.
 func NewLocal(dirs ...string) *Local {
-	return &Local{Dirs: dirs, images: map[string]*peimage.File{}, misses: map[string]error{}}
+	return &Local{Dirs: dirs, images: map[string]*peimage.File{}, pdbs: map[string]*pdb.File{}, misses: map[string]error{}}
 }
 
 // ImageKey is the symbol-store key of an image: TimeDateStamp as %08X then
@@ -112,13 +114,70 @@ func findFold(path, root string) (string, bool) {
 	return cur, true
 }
 
-// Close closes every image the store opened.
+// PDB returns the PDB with this file name whose GUID and age give key
+// (peimage.CodeView.SymbolStoreKey).
+func (s *Local) PDB(name, key string) (*pdb.File, error) {
+	ck := "pdb:" + strings.ToLower(name) + "/" + key
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.pdbs[ck]; ok {
+		return f, nil
+	}
+	if err, ok := s.misses[ck]; ok {
+		return nil, err
+	}
+	for _, dir := range s.Dirs {
+		for _, c := range []string{filepath.Join(dir, name, key, name), filepath.Join(dir, name)} {
+			p, ok := findFold(c, dir)
+			if !ok {
+				continue
+			}
+			f, err := pdb.Open(p)
+			if err != nil {
+				continue
+			}
+			if f.SymbolStoreKey() == key {
+				s.pdbs[ck] = f
+				return f, nil
+			}
+			f.Close()
+		}
+	}
+	err := fmt.Errorf("PDB %s (%s) not found in %s", name, key, strings.Join(s.Dirs, ", "))
+	s.misses[ck] = err
+	return nil, err
+}
+
+// Function names the function at rva of a module, through the module's
+// image (for its CodeView record) and the matching PDB.
+func (s *Local) Function(name string, timestamp, size, rva uint32) (string, uint32, bool) {
+	img, err := s.Image(name, timestamp, size)
+	if err != nil {
+		return "", 0, false
+	}
+	cv, err := img.CodeView()
+	if err != nil {
+		return "", 0, false
+	}
+	p, err := s.PDB(cv.PDBName(), cv.SymbolStoreKey())
+	if err != nil {
+		return "", 0, false
+	}
+	sym, off, ok := p.LookupFunction(rva)
+	return sym.Name, off, ok
+}
+
+// Close closes every file the store opened.
 func (s *Local) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, f := range s.images {
 		f.Close()
 		delete(s.images, k)
+	}
+	for k, f := range s.pdbs {
+		f.Close()
+		delete(s.pdbs, k)
 	}
 	return nil
 }

@@ -132,7 +132,7 @@ dump, an array for several.`,
 			if len(images) > 0 {
 				store := symstore.NewLocal(images...)
 				defer store.Close()
-				opt.Images = store
+				opt.Images, opt.Symbols = store, store
 			}
 			if len(skip) > 0 {
 				opt.Skip = append(append([]string(nil), analyze.DefaultSkip...), skip...)
@@ -173,7 +173,7 @@ dump, an array for several.`,
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or markdown")
 	c.Flags().BoolVar(&allModules, "all-modules", false, "list every loaded module in the text report")
 	c.Flags().BoolVar(&allStack, "all-stack", false, "list stack values below the faulting frame too")
-	c.Flags().StringSliceVar(&images, "images", nil, "directories holding driver images (plain, or a symbol-store tree name/TIMESTAMPSIZE/name) whose unwind data turns the stack scan into real frames; repeatable")
+	c.Flags().StringSliceVar(&images, "images", nil, "directories holding driver images and PDBs (plain, or a symbol-store tree: name.sys/TIMESTAMPSIZE/name.sys, name.pdb/GUIDAGE/name.pdb): images give unwind data for real frames, PDBs give function names; repeatable")
 	c.Flags().StringSliceVar(&skip, "skip", nil, "more module names never to blame while another module is on the stack (e.g. mydriverlib.sys; '*' wildcard)")
 	return c
 }
