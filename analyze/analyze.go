@@ -38,6 +38,16 @@ type Options struct {
 
 	// Symbols names functions from PDBs; nil means module+offset only.
 	Symbols Symbolizer
+
+	// Versions describes modules from their images' version resources;
+	// nil leaves the culprit without description and version.
+	Versions VersionSource
+}
+
+// VersionSource returns the version resource strings of a module's image
+// (CompanyName, FileDescription, FileVersion, ProductName, ...).
+type VersionSource interface {
+	Version(module string, timestamp, size uint32) (map[string]string, bool)
 }
 
 // Symbolizer names the function at an RVA of a module, identified as the

@@ -473,7 +473,10 @@ func TestCorpusUnwind(t *testing.T) {
 	defer f.Close()
 	store := symstore.NewLocal(corpus.Path(t, "symstore"))
 	defer store.Close()
-	r := analyze.Analyze(f, analyze.Options{Images: store, Symbols: store})
+	r := analyze.Analyze(f, analyze.Options{Images: store, Symbols: store, Versions: store})
+	if c := r.Culprit; c.Company != "Microsoft Corporation" || c.Description == "" || c.FileVersion == "" {
+		t.Errorf("culprit version info: %q %q %q", c.Company, c.Description, c.FileVersion)
+	}
 	want := []struct{ ip, sp, sym, fn string }{
 		{"0xfffff8048b58334c", "0xffff850429892120", "amdppm.sys+0x334c", "amdppm!WriteIoMemRawEx+0x70"},
 		{"0xfffff8048b58313f", "0xffff850429892150", "amdppm.sys+0x313f", "amdppm!WriteGenAddrEx+0x6b"},

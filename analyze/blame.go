@@ -222,5 +222,15 @@ func (a *analysis) setCulprit(name, reason string) {
 		c.Kind = KindCore
 	}
 	c.Origin = string(inbox.Classify(name, c.Path))
+	if a.opt.Versions != nil {
+		for _, m := range a.mods {
+			if strings.EqualFold(m.BaseName(), name) {
+				if v, ok := a.opt.Versions.Version(m.BaseName(), m.Timestamp, m.Size); ok {
+					c.Description, c.Company, c.FileVersion, c.Product = v["FileDescription"], v["CompanyName"], v["FileVersion"], v["ProductName"]
+				}
+				break
+			}
+		}
+	}
 	a.r.Culprit = c
 }

@@ -125,6 +125,12 @@ type Culprit struct {
 	Confidence string   `json:"confidence"` // high, medium, low
 	Evidence   []string `json:"evidence"`
 	Version    string   `json:"timestamp,omitempty"`
+
+	// From the image's version resource, when the image was available.
+	Description string `json:"description,omitempty"`
+	Company     string `json:"company,omitempty"`
+	FileVersion string `json:"file_version,omitempty"`
+	Product     string `json:"product,omitempty"`
 }
 
 // Thread is what the dump says about the thread that crashed.

@@ -45,6 +45,9 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 			origin = ", " + strings.ReplaceAll(r.Culprit.Origin, "-", " ")
 		}
 		p.kv("Probably caused by", fmt.Sprintf("%s (%s confidence%s)", r.Culprit.Module, r.Culprit.Confidence, origin))
+		if c := r.Culprit; c.Description != "" || c.Company != "" {
+			p.kv("Driver", strings.TrimSpace(fmt.Sprintf("%s — %s, version %s", c.Description, c.Company, c.FileVersion)))
+		}
 	} else {
 		p.kv("Probably caused by", fmt.Sprintf("no single driver (%s, %s confidence)", r.Culprit.Kind, r.Culprit.Confidence))
 	}

@@ -167,6 +167,19 @@ func (s *Local) Function(name string, timestamp, size, rva uint32) (string, uint
 	return sym.Name, off, ok
 }
 
+// Version returns the version resource strings of a module's image.
+func (s *Local) Version(name string, timestamp, size uint32) (map[string]string, bool) {
+	img, err := s.Image(name, timestamp, size)
+	if err != nil {
+		return nil, false
+	}
+	vi, err := img.Version()
+	if err != nil {
+		return nil, false
+	}
+	return vi.Strings, true
+}
+
 // Close closes every file the store opened.
 func (s *Local) Close() error {
 	s.mu.Lock()

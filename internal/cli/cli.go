@@ -132,7 +132,7 @@ dump, an array for several.`,
 			if len(images) > 0 {
 				store := symstore.NewLocal(images...)
 				defer store.Close()
-				opt.Images, opt.Symbols = store, store
+				opt.Images, opt.Symbols, opt.Versions = store, store, store
 			}
 			if len(skip) > 0 {
 				opt.Skip = append(append([]string(nil), analyze.DefaultSkip...), skip...)
