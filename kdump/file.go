@@ -4,10 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/bugcheck/bugcheck/cpuctx"
+	"github.com/bugcheck/bugcheck/internal/osfile"
 	"github.com/bugcheck/bugcheck/vmem"
 )
 
@@ -29,21 +28,11 @@ type File struct {
 
 // Open opens the named file and parses it as a kernel crash dump.
 func Open(name string) (*File, error) {
-	fh, err := os.Open(name)
+	f, c, err := osfile.Open(name, newFile)
 	if err != nil {
 		return nil, err
 	}
-	st, err := fh.Stat()
-	if err != nil {
-		fh.Close()
-		return nil, err
-	}
-	f, err := newFile(fh, st.Size(), filepath.Base(name))
-	if err != nil {
-		fh.Close()
-		return nil, err
-	}
-	f.closer = fh
+	f.closer = c
 	return f, nil
 }
 

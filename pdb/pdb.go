@@ -14,9 +14,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
+
+	"github.com/bugcheck/bugcheck/internal/osfile"
 )
 
 var le = binary.LittleEndian
@@ -66,21 +66,11 @@ type Symbol struct {
 
 // Open opens and parses a PDB file.
 func Open(path string) (*File, error) {
-	fh, err := os.Open(path)
+	f, c, err := osfile.Open(path, NewFile)
 	if err != nil {
 		return nil, err
 	}
-	st, err := fh.Stat()
-	if err != nil {
-		fh.Close()
-		return nil, err
-	}
-	f, err := NewFile(fh, st.Size(), filepath.Base(path))
-	if err != nil {
-		fh.Close()
-		return nil, err
-	}
-	f.closer = fh
+	f.closer = c
 	return f, nil
 }
 
