@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -69,6 +72,25 @@ operating system and says what crashed, which driver is to blame, why, and what 
 	return root
 }
 
+// newStore builds the image and symbol store from --images and the symbol
+// path, or returns nil when neither names anything.
+func newStore(images []string, symPath string, offline bool) *symstore.Store {
+	if len(images) == 0 && strings.TrimSpace(symPath) == "" {
+		return nil
+	}
+	cache := ""
+	if dir, err := os.UserCacheDir(); err == nil {
+		cache = filepath.Join(dir, "bugcheck", "symbols")
+	}
+	entries := symstore.ParsePath(symPath, cache)
+	for _, d := range images {
+		entries = append([]symstore.Entry{{Dir: d}}, entries...)
+	}
+	s := symstore.NewStore(entries)
+	s.Offline = offline
+	return s
+}
+
 // writeJSON writes v as indented JSON.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -108,7 +130,8 @@ func trimName(err error, _ string) error {
 
 func analyzeCmd(stdout, stderr io.Writer) *cobra.Command {
 	var asJSON, allModules, allStack bool
-	var format string
+	var format, symPath string
+	var offline bool
 	var skip, images []string
 	c := &cobra.Command{
 		Use:   "analyze DUMP...",
@@ -129,8 +152,7 @@ dump, an array for several.`,
 				return fmt.Errorf("unknown --format %q (text, json or markdown)", format)
 			}
 			opt := analyze.Options{}
-			if len(images) > 0 {
-				store := symstore.NewLocal(images...)
+			if store := newStore(images, symPath, offline); store != nil {
 				defer store.Close()
 				opt.Images, opt.Symbols, opt.Versions = store, store, store
 			}
@@ -173,6 +195,8 @@ dump, an array for several.`,
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or markdown")
 	c.Flags().BoolVar(&allModules, "all-modules", false, "list every loaded module in the text report")
 	c.Flags().BoolVar(&allStack, "all-stack", false, "list stack values below the faulting frame too")
+	c.Flags().StringVar(&symPath, "symbol-path", os.Getenv("_NT_SYMBOL_PATH"), "symbol path in _NT_SYMBOL_PATH syntax (srv*CACHE*URL;cache*DIR;DIR); defaults to $_NT_SYMBOL_PATH")
+	c.Flags().BoolVar(&offline, "offline", false, "never download from symbol servers; use local directories and caches only")
 	c.Flags().StringSliceVar(&images, "images", nil, "directories holding driver images and PDBs (plain, or a symbol-store tree: name.sys/TIMESTAMPSIZE/name.sys, name.pdb/GUIDAGE/name.pdb): images give unwind data for real frames, PDBs give function names; repeatable")
 	c.Flags().StringSliceVar(&skip, "skip", nil, "more module names never to blame while another module is on the stack (e.g. mydriverlib.sys; '*' wildcard)")
 	return c

@@ -19,6 +19,13 @@ var update = flag.Bool("update", false, "rewrite golden files and the shipped sa
 
 const samplePath = "../../samples/page-fault-0x50.dmp"
 
+// TestMain keeps a developer's own symbol path from reaching symbol
+// servers during tests and changing golden output.
+func TestMain(m *testing.M) {
+	os.Unsetenv("_NT_SYMBOL_PATH")
+	os.Exit(m.Run())
+}
+
 func run(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := Main(args, &out, &errb)
