@@ -149,15 +149,22 @@ func (a *analysis) header() {
 }
 
 // ModuleList returns the loaded and unloaded modules of a dump in report
-// form, without analysing anything else.
-func ModuleList(f *kdump.File) ([]Module, []Unloaded) {
+// form, without analysing anything else. With versions, each module whose
+// image can be found also gets its description, company and file version.
+func ModuleList(f *kdump.File, versions VersionSource) ([]Module, []Unloaded) {
 	a := &analysis{f: f, arch: f.Arch}
 	mods, unl := []Module{}, []Unloaded{}
 	if t := f.Triage; t != nil {
 		for _, d := range t.Drivers {
-			mods = append(mods, Module{Name: d.BaseName(), Path: d.Name, Base: a.ptrHex(d.Base),
+			m := Module{Name: d.BaseName(), Path: d.Name, Base: a.ptrHex(d.Base),
 				Size: hex64(uint64(d.Size)), End: a.ptrHex(d.Base + uint64(d.Size)), Timestamp: hex64(uint64(d.Timestamp)),
-				Checksum: hex64(uint64(d.Checksum))})
+				Checksum: hex64(uint64(d.Checksum))}
+			if versions != nil {
+				if v, ok := versions.Version(d.BaseName(), d.Timestamp, d.Size); ok {
+					m.Description, m.Company, m.FileVersion = v["FileDescription"], v["CompanyName"], v["FileVersion"]
+				}
+			}
+			mods = append(mods, m)
 		}
 		for _, u := range t.Unloaded {
 			unl = append(unl, Unloaded{Name: u.Name, Start: a.ptrHex(u.Start), End: a.ptrHex(u.End)})
@@ -171,7 +178,7 @@ func (a *analysis) modules() {
 	if t == nil {
 		return
 	}
-	a.r.Modules, a.r.Unloaded = ModuleList(a.f)
+	a.r.Modules, a.r.Unloaded = ModuleList(a.f, nil)
 	a.mods = append([]kdump.Driver(nil), t.Drivers...)
 	sort.SliceStable(a.mods, func(i, j int) bool { return a.mods[i].Base < a.mods[j].Base })
 }

@@ -179,6 +179,11 @@ type Module struct {
 	End       string `json:"end"`
 	Timestamp string `json:"timestamp"`
 	Checksum  string `json:"checksum"`
+
+	// From the image's version resource (modules command with images).
+	Description string `json:"description,omitempty"`
+	Company     string `json:"company,omitempty"`
+	FileVersion string `json:"file_version,omitempty"`
 }
 
 // Unloaded is a recently unloaded module.

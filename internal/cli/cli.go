@@ -203,14 +203,21 @@ dump, an array for several.`,
 }
 
 func modulesCmd(stdout, stderr io.Writer) *cobra.Command {
-	var asJSON bool
+	var asJSON, offline bool
+	var images []string
+	var symPath string
 	c := &cobra.Command{
 		Use:   "modules DUMP",
 		Short: "List the loaded and unloaded modules of a dump (like WinDbg's lm)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachDump(args, stderr, func(f *kdump.File) error {
-				mods, unloaded := analyze.ModuleList(f)
+				var versions analyze.VersionSource
+				if store := newStore(images, symPath, offline); store != nil {
+					defer store.Close()
+					versions = store
+				}
+				mods, unloaded := analyze.ModuleList(f, versions)
 				if asJSON {
 					return writeJSON(stdout, struct {
 						Modules  []analyze.Module   `json:"modules"`
@@ -218,9 +225,18 @@ func modulesCmd(stdout, stderr io.Writer) *cobra.Command {
 					}{mods, unloaded})
 				}
 				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "Base\tEnd\tSize\tTimestamp\tChecksum\tName\tPath")
+				if versions == nil {
+					fmt.Fprintln(tw, "Base\tEnd\tSize\tTimestamp\tChecksum\tName\tPath")
+				} else {
+					fmt.Fprintln(tw, "Base\tEnd\tSize\tTimestamp\tChecksum\tName\tDescription\tCompany\tVersion\tPath")
+				}
 				for _, m := range mods {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Base, m.End, m.Size, m.Timestamp, m.Checksum, m.Name, m.Path)
+					if versions == nil {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Base, m.End, m.Size, m.Timestamp, m.Checksum, m.Name, m.Path)
+						continue
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Base, m.End, m.Size, m.Timestamp, m.Checksum, m.Name,
+						or(m.Description, "-"), or(m.Company, "-"), or(m.FileVersion, "-"), m.Path)
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -236,7 +252,17 @@ func modulesCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "write JSON")
+	c.Flags().StringSliceVar(&images, "images", nil, "directories holding driver images (plain or symbol-store trees): adds description, company and version columns")
+	c.Flags().StringVar(&symPath, "symbol-path", os.Getenv("_NT_SYMBOL_PATH"), "symbol path in _NT_SYMBOL_PATH syntax, for the same columns")
+	c.Flags().BoolVar(&offline, "offline", false, "never download from symbol servers")
 	return c
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func headerCmd(stdout, stderr io.Writer) *cobra.Command {

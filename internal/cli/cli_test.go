@@ -152,6 +152,22 @@ func TestExplainEveryCode(t *testing.T) {
 	}
 }
 
+func TestModulesWithImages(t *testing.T) {
+	dump := corpus.Path(t, "dumps", "triage_x64.dmp")
+	code, out, errs := run("modules", "--offline", "--images", corpus.Path(t, "symstore"), dump)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "amdppm.sys") && !strings.Contains(line, "Processor Device Driver") {
+			t.Errorf("amdppm.sys line lacks its description: %q", line)
+		}
+	}
+	if !strings.Contains(out, "Microsoft Corporation") || !strings.Contains(out, "Description") {
+		t.Errorf("no version columns:\n%s", out[:min(len(out), 400)])
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	junk := filepath.Join(dir, "junk.dmp")
