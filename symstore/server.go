@@ -69,33 +69,12 @@ func (s *Store) PDB(name, key string) (*pdb.File, error) {
 
 // Function names a function, downloading the image and PDB as needed.
 func (s *Store) Function(name string, timestamp, size, rva uint32) (string, uint32, bool) {
-	img, err := s.Image(name, timestamp, size)
-	if err != nil {
-		return "", 0, false
-	}
-	cv, err := img.CodeView()
-	if err != nil {
-		return "", 0, false
-	}
-	p, err := s.PDB(cv.PDBName(), cv.SymbolStoreKey())
-	if err != nil {
-		return "", 0, false
-	}
-	sym, off, ok := p.LookupFunction(rva)
-	return sym.Name, off, ok
+	return function(s, name, timestamp, size, rva)
 }
 
 // Version returns the version strings of an image, downloading it as needed.
 func (s *Store) Version(name string, timestamp, size uint32) (map[string]string, bool) {
-	img, err := s.Image(name, timestamp, size)
-	if err != nil {
-		return nil, false
-	}
-	vi, err := img.Version()
-	if err != nil {
-		return nil, false
-	}
-	return vi.Strings, true
+	return version(s, name, timestamp, size)
 }
 
 func (s *Store) forget(key string) {

@@ -148,10 +148,25 @@ func (s *Local) PDB(name, key string) (*pdb.File, error) {
 	return nil, err
 }
 
+// finder is what Local and Store share: finding images and PDBs.
+type finder interface {
+	Image(name string, timestamp, size uint32) (*peimage.File, error)
+	PDB(name, key string) (*pdb.File, error)
+}
+
 // Function names the function at rva of a module, through the module's
 // image (for its CodeView record) and the matching PDB.
 func (s *Local) Function(name string, timestamp, size, rva uint32) (string, uint32, bool) {
-	img, err := s.Image(name, timestamp, size)
+	return function(s, name, timestamp, size, rva)
+}
+
+// Version returns the version resource strings of a module's image.
+func (s *Local) Version(name string, timestamp, size uint32) (map[string]string, bool) {
+	return version(s, name, timestamp, size)
+}
+
+func function(f finder, name string, timestamp, size, rva uint32) (string, uint32, bool) {
+	img, err := f.Image(name, timestamp, size)
 	if err != nil {
 		return "", 0, false
 	}
@@ -159,7 +174,7 @@ func (s *Local) Function(name string, timestamp, size, rva uint32) (string, uint
 	if err != nil {
 		return "", 0, false
 	}
-	p, err := s.PDB(cv.PDBName(), cv.SymbolStoreKey())
+	p, err := f.PDB(cv.PDBName(), cv.SymbolStoreKey())
 	if err != nil {
 		return "", 0, false
 	}
@@ -167,9 +182,8 @@ func (s *Local) Function(name string, timestamp, size, rva uint32) (string, uint
 	return sym.Name, off, ok
 }
 
-// Version returns the version resource strings of a module's image.
-func (s *Local) Version(name string, timestamp, size uint32) (map[string]string, bool) {
-	img, err := s.Image(name, timestamp, size)
+func version(f finder, name string, timestamp, size uint32) (map[string]string, bool) {
+	img, err := f.Image(name, timestamp, size)
 	if err != nil {
 		return nil, false
 	}
