@@ -68,21 +68,22 @@ var DefaultSkip = []string{
 
 // analysis carries the state of one run.
 type analysis struct {
-	f       *kdump.File
-	mem     *vmem.Space
-	arch    cpuctx.Arch
-	opt     Options
-	r       *Report
-	mods    []kdump.Driver // sorted by base
-	ctx     *cpuctx.Context
-	ctxFull bool
-	ip      uint64
-	ipKnown bool
-	faultSP uint64
-	inst    *disasm.Inst
-	byParam bool // the culprit was found through a bug check parameter
-	exc     kdump.ExceptionRecord
-	hasExc  bool
+	f        *kdump.File
+	mem      *vmem.Space
+	arch     cpuctx.Arch
+	opt      Options
+	r        *Report
+	mods     []kdump.Driver // sorted by base
+	unloaded []kdump.UnloadedDriver
+	ctx      *cpuctx.Context
+	ctxFull  bool
+	ip       uint64
+	ipKnown  bool
+	faultSP  uint64
+	inst     *disasm.Inst
+	byParam  bool // the culprit was found through a bug check parameter
+	exc      kdump.ExceptionRecord
+	hasExc   bool
 }
 
 // Analyze analyses a parsed dump.
@@ -152,34 +153,68 @@ func (a *analysis) header() {
 // form, without analysing anything else. With versions, each module whose
 // image can be found also gets its description, company and file version.
 func ModuleList(f *kdump.File, versions VersionSource) ([]Module, []Unloaded) {
+	drivers, unloaded, _ := Drivers(f)
 	a := &analysis{f: f, arch: f.Arch}
+	return a.moduleList(drivers, unloaded, versions)
+}
+
+func (a *analysis) moduleList(drivers []kdump.Driver, unloaded []kdump.UnloadedDriver, versions VersionSource) ([]Module, []Unloaded) {
 	mods, unl := []Module{}, []Unloaded{}
-	if t := f.Triage; t != nil {
-		for _, d := range t.Drivers {
-			m := Module{Name: d.BaseName(), Path: d.Name, Base: a.ptrHex(d.Base),
-				Size: hex64(uint64(d.Size)), End: a.ptrHex(d.Base + uint64(d.Size)), Timestamp: hex64(uint64(d.Timestamp)),
-				Checksum: hex64(uint64(d.Checksum))}
-			if versions != nil {
-				if v, ok := versions.Version(d.BaseName(), d.Timestamp, d.Size); ok {
-					m.Description, m.Company, m.FileVersion = v["FileDescription"], v["CompanyName"], v["FileVersion"]
-				}
+	for _, d := range drivers {
+		m := Module{Name: d.BaseName(), Path: d.Name, Base: a.ptrHex(d.Base),
+			Size: hex64(uint64(d.Size)), End: a.ptrHex(d.Base + uint64(d.Size)), Timestamp: hex64(uint64(d.Timestamp)),
+			Checksum: hex64(uint64(d.Checksum))}
+		if versions != nil {
+			if v, ok := versions.Version(d.BaseName(), d.Timestamp, d.Size); ok {
+				m.Description, m.Company, m.FileVersion = v["FileDescription"], v["CompanyName"], v["FileVersion"]
 			}
-			mods = append(mods, m)
 		}
-		for _, u := range t.Unloaded {
-			unl = append(unl, Unloaded{Name: u.Name, Start: a.ptrHex(u.Start), End: a.ptrHex(u.End)})
-		}
+		mods = append(mods, m)
+	}
+	for _, u := range unloaded {
+		unl = append(unl, Unloaded{Name: u.Name, Start: a.ptrHex(u.Start), End: a.ptrHex(u.End)})
 	}
 	return mods, unl
 }
 
-func (a *analysis) modules() {
-	t := a.f.Triage
-	if t == nil {
-		return
+// Drivers returns a dump's loaded and unloaded drivers: the lists a triage
+// dump stores, or for bigger dumps the kernel's own lists walked in the
+// dump's memory. Problems met on the walk come back as warnings.
+func Drivers(f *kdump.File) ([]kdump.Driver, []kdump.UnloadedDriver, []string) {
+	if t := f.Triage; t != nil {
+		return t.Drivers, t.Unloaded, nil
 	}
-	a.r.Modules, a.r.Unloaded = ModuleList(a.f, nil)
-	a.mods = append([]kdump.Driver(nil), t.Drivers...)
+	k := KernelOf(f)
+	var warns []string
+	mods, err := k.Modules()
+	if err != nil {
+		warns = append(warns, "loaded module list: "+err.Error())
+	}
+	drivers := make([]kdump.Driver, 0, len(mods))
+	for _, m := range mods {
+		path := m.Path
+		if path == "" {
+			path = m.Name
+		}
+		drivers = append(drivers, kdump.Driver{Name: path, Base: m.Base, Size: m.Size, EntryPoint: m.EntryPoint, Checksum: m.Checksum, Timestamp: m.Timestamp})
+	}
+	var unloaded []kdump.UnloadedDriver
+	if u, err := k.Unloaded(); err == nil {
+		for _, x := range u {
+			unloaded = append(unloaded, kdump.UnloadedDriver{Name: x.Name, Start: x.Start, End: x.End})
+		}
+	}
+	return drivers, unloaded, append(warns, k.Warnings...)
+}
+
+func (a *analysis) modules() {
+	drivers, unloaded, warns := Drivers(a.f)
+	if a.f.Triage == nil && len(drivers) == 0 {
+		return // a header-only view: nothing to list
+	}
+	a.r.Warnings = append(a.r.Warnings, warns...)
+	a.r.Modules, a.r.Unloaded = a.moduleList(drivers, unloaded, nil)
+	a.mods, a.unloaded = append([]kdump.Driver(nil), drivers...), unloaded
 	sort.SliceStable(a.mods, func(i, j int) bool { return a.mods[i].Base < a.mods[j].Base })
 }
 

@@ -6,7 +6,6 @@ import (
 
 	"github.com/bugcheck/bugcheck/bugcode"
 	"github.com/bugcheck/bugcheck/inbox"
-	"github.com/bugcheck/bugcheck/kdump"
 )
 
 // Culprit kinds.
@@ -155,11 +154,7 @@ func (a *analysis) pickCulprit() {
 	}
 	if a.ipKnown {
 		*c = Culprit{Kind: KindUnknown, Reason: fmt.Sprintf("the faulting address %s is in no loaded module and no driver is on the captured stack: code ran from freed or corrupted memory, or from a driver that has since unloaded", a.ptrHex(a.ip))}
-		var unloaded []kdump.UnloadedDriver
-		if a.f.Triage != nil {
-			unloaded = a.f.Triage.Unloaded
-		}
-		for _, u := range unloaded {
+		for _, u := range a.unloaded {
 			if a.ip >= u.Start && a.ip < u.End {
 				c.Module = u.Name
 				c.Kind = KindDriver

@@ -144,3 +144,60 @@ func baseName(p string) string {
 	}
 	return p
 }
+
+// UnloadedModule is an entry of the kernel's record of recently unloaded
+// drivers (MmUnloadedDrivers).
+type UnloadedModule struct {
+	Name       string
+	Start, End uint64
+	Time       uint64 // FILETIME of the unload
+}
+
+// unloadedSlots is the size of the kernel's circular unloaded-driver array.
+const unloadedSlots = 50
+
+// Unloaded reads MmUnloadedDrivers, most recent first. Empty slots are
+// skipped.
+func (k *Kernel) Unloaded() ([]UnloadedModule, error) {
+	d := k.KDBG
+	if d == nil || d.MmUnloadedDrivers == 0 || d.MmLastUnloadedDriver == 0 {
+		return nil, fmt.Errorf("the debugger data block does not locate the unloaded drivers")
+	}
+	arr, err := k.Ptr(d.MmUnloadedDrivers)
+	if err != nil {
+		return nil, fmt.Errorf("MmUnloadedDrivers: %w", err)
+	}
+	if arr == 0 {
+		return nil, nil // nothing was ever unloaded
+	}
+	last, err := k.u32(d.MmLastUnloadedDriver)
+	if err != nil {
+		return nil, fmt.Errorf("MmLastUnloadedDriver: %w", err)
+	}
+	ps := uint64(k.ptrSize())
+	entry := 2*ps + 2*ps + 8 // UNICODE_STRING, start, end, time
+	var out []UnloadedModule
+	for i := 0; i < unloadedSlots; i++ {
+		slot := (int(last%unloadedSlots) - 1 - i + 2*unloadedSlots) % unloadedSlots
+		e := arr + uint64(slot)*entry
+		start, err1 := k.Ptr(e + 2*ps)
+		end, err2 := k.Ptr(e + 3*ps)
+		if err1 != nil || err2 != nil {
+			return out, fmt.Errorf("unloaded driver slot %d at %#x is not in the dump", slot, e)
+		}
+		if start == 0 && end == 0 {
+			continue
+		}
+		name, err := k.UnicodeString(e, 512)
+		if err != nil {
+			k.warnf("unloaded driver slot %d: name: %v", slot, err)
+		}
+		tb, _ := k.read(e+4*ps, 8)
+		var ts uint64
+		if tb != nil {
+			ts = binary.LittleEndian.Uint64(tb)
+		}
+		out = append(out, UnloadedModule{Name: name, Start: start, End: end, Time: ts})
+	}
+	return out, nil
+}

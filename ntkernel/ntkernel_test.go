@@ -367,3 +367,22 @@ func TestCorpusDebuggerData(t *testing.T) {
 		t.Errorf("thread %#x process %#x, %v", th, proc, err)
 	}
 }
+
+func TestUnloaded(t *testing.T) {
+	m, k := machine(t)
+	const arrVar, lastVar, arr = 0xfffff8047c62a308, 0xfffff8047c62a300, 0xffffc08bdd000000
+	k.KDBG.MmUnloadedDrivers, k.KDBG.MmLastUnloadedDriver = arrVar, lastVar
+	m.ptrAt(arrVar, arr)
+	m.u32At(lastVar, 2)
+	m.write(arr+49*0x28+0x20, make([]byte, 8)) // the whole array is present
+	for i, name := range []string{"dam.sys", "WdBoot.sys"} {
+		e := uint64(arr) + uint64(i)*0x28
+		m.ustr(e, e+0x1000, name)
+		m.ptrAt(e+0x10, 0xfffff80487de0000+uint64(i)*0x100000)
+		m.ptrAt(e+0x18, 0xfffff80487dfc000+uint64(i)*0x100000)
+	}
+	u, err := k.Unloaded()
+	if err != nil || len(u) != 2 || u[0].Name != "WdBoot.sys" || u[1].Name != "dam.sys" || u[1].Start != 0xfffff80487de0000 || u[1].End != 0xfffff80487dfc000 {
+		t.Fatalf("%+v %v", u, err)
+	}
+}
