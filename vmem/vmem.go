@@ -54,6 +54,24 @@ func (r Region) End() uint64 {
 type Space struct {
 	regions  []Region // sorted by Addr, non-overlapping
 	overlaps int
+	backing  Reader // reads what no region holds; nil for none
+}
+
+// Reader reads virtual memory by address: a page-table walk over a dump's
+// physical memory is one. It returns how many bytes it read and, when short,
+// why.
+type Reader interface {
+	Read(addr uint64, p []byte) (int, error)
+}
+
+// WithBacking returns a copy of s that reads the addresses none of its
+// regions holds from b: bigger dumps translate every kernel address through
+// the page tables, while the regions keep what the dump stores by virtual
+// address (a triage copy of the stack, say) in front of it.
+func (s *Space) WithBacking(b Reader) *Space {
+	c := *s
+	c.backing = b
+	return &c
 }
 
 // New builds a Space from regions. Where regions overlap, the one that
@@ -114,7 +132,17 @@ func (s *Space) find(addr uint64) int {
 }
 
 // Contains reports whether addr was captured.
-func (s *Space) Contains(addr uint64) bool { return s.find(addr) >= 0 }
+func (s *Space) Contains(addr uint64) bool {
+	if s.find(addr) >= 0 {
+		return true
+	}
+	if s.backing == nil {
+		return false
+	}
+	var b [1]byte
+	n, _ := s.backing.Read(addr, b[:])
+	return n == 1
+}
 
 // RegionOf returns the region holding addr.
 func (s *Space) RegionOf(addr uint64) (Region, bool) {
@@ -135,6 +163,14 @@ func (s *Space) Read(addr uint64, p []byte) (int, error) {
 			return n, &NotPresentError{Addr: a}
 		}
 		i := s.find(a)
+		if i < 0 && s.backing != nil {
+			m, err := s.readBacking(a, p[n:])
+			n += m
+			if err != nil {
+				return n, err
+			}
+			continue
+		}
 		if i < 0 {
 			return n, &NotPresentError{Addr: a}
 		}
@@ -154,6 +190,22 @@ func (s *Space) Read(addr uint64, p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// readBacking reads from the backing up to the next region.
+func (s *Space) readBacking(a uint64, p []byte) (int, error) {
+	j := sort.Search(len(s.regions), func(i int) bool { return s.regions[i].Addr > a })
+	if j < len(s.regions) && uint64(len(p)) > s.regions[j].Addr-a {
+		p = p[:s.regions[j].Addr-a]
+	}
+	m, err := s.backing.Read(a, p)
+	if m < len(p) {
+		if err == nil {
+			err = &NotPresentError{Addr: a + uint64(m)}
+		}
+		return m, err
+	}
+	return m, nil
 }
 
 // Bytes returns n bytes at addr, or an error if any is missing.

@@ -2,6 +2,7 @@ package vmem
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 )
 
@@ -77,4 +78,42 @@ func errorsAs(err error, np **NotPresentError) bool {
 		*np = e
 	}
 	return ok
+}
+
+// window is a backing that holds the bytes i&0xff for [lo, hi).
+type window struct{ lo, hi uint64 }
+
+func (w window) Read(addr uint64, p []byte) (int, error) {
+	for i := range p {
+		a := addr + uint64(i)
+		if a < w.lo || a >= w.hi {
+			return i, errors.New("page not in dump")
+		}
+		p[i] = byte(a)
+	}
+	return len(p), nil
+}
+
+func TestBacking(t *testing.T) {
+	region := bytes.Repeat([]byte{0xee}, 0x10)
+	s := New([]Region{{Addr: 0x1008, Size: 0x10, Src: bytes.NewReader(region), Kind: "stack"}}).WithBacking(window{0x1000, 0x2000})
+	b := make([]byte, 0x20)
+	n, err := s.Read(0x1000, b)
+	if err != nil || n != 0x20 {
+		t.Fatal(n, err)
+	}
+	// The region's bytes stand in front of the backing's.
+	if b[7] != 0x07 || b[8] != 0xee || b[0x17] != 0xee || b[0x18] != 0x18 {
+		t.Errorf("% x", b)
+	}
+	n, err = s.Read(0x1ff0, b)
+	if n != 0x10 || err == nil || err.Error() != "page not in dump" {
+		t.Errorf("read across the backing's end: %d, %v", n, err)
+	}
+	if !s.Contains(0x1800) || s.Contains(0x2000) || !s.Contains(0x1010) {
+		t.Error("Contains disagrees with Read")
+	}
+	if s.Captured() != 0x10 || len(s.Regions()) != 1 {
+		t.Error("the backing changed the region statistics")
+	}
 }
