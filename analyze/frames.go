@@ -19,17 +19,26 @@ func (m moduleFinder) ModuleAt(addr uint64) (unwind.Module, bool) {
 	return unwind.Module{Name: d.BaseName(), Base: d.Base, Size: d.Size, Timestamp: d.Timestamp}, true
 }
 
-// unwindStack walks the x64 stack from the fault context with the images'
-// unwind data, when images were supplied.
+// unwindStack walks the stack from the fault context, when images were
+// supplied: with the images' unwind data on x64 and ARM64, along the EBP
+// chain on x86.
 func (a *analysis) unwindStack() {
-	if a.opt.Images == nil || a.arch != cpuctx.ArchX64 {
+	if a.opt.Images == nil || a.arch != cpuctx.ArchX64 && a.arch != cpuctx.ArchARM64 && a.arch != cpuctx.ArchX86 {
 		return
 	}
 	if a.ctx == nil || !a.ipKnown || a.ctx.PC() != a.ip {
 		a.r.FramesNote = "no register context for the fault, so the stack could not be unwound"
 		return
 	}
-	res := unwind.X64(a.ctx, a.mem, moduleFinder{a}, a.opt.Images)
+	var res unwind.Result
+	switch a.arch {
+	case cpuctx.ArchX64:
+		res = unwind.X64(a.ctx, a.mem, moduleFinder{a}, a.opt.Images)
+	case cpuctx.ArchARM64:
+		res = unwind.ARM64(a.ctx, a.mem, moduleFinder{a}, a.opt.Images)
+	default:
+		res = unwind.X86(a.ctx, a.mem, moduleFinder{a})
+	}
 	for _, f := range res.Frames {
 		sf := StackFrame{Number: f.Number, ChildSP: a.ptrHex(f.SP), IP: a.ptrHex(f.IP), Module: f.Module, Method: f.Method, Symbol: a.ptrHex(f.IP)}
 		if f.Module != "" {

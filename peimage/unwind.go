@@ -2,10 +2,11 @@ package peimage
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 )
 
-// RuntimeFunction is an x64 (or ARM64 unpacked) .pdata entry.
+// RuntimeFunction is an x64 .pdata entry (ARM64 entries are ARM64Function).
 type RuntimeFunction struct {
 	Begin, End, UnwindInfo uint32 // RVAs
 }
@@ -117,14 +118,14 @@ func (f *File) Unwind(rva uint32) (*UnwindInfo, error) {
 			extra = 1
 		case UwopSaveNonvolFar, UwopSaveXMM128Far:
 			extra = 2
-		case UwopEpilog, UwopSpareCode: // version 2 epilog descriptors occupy one slot
-			if u.Version == 2 && c.Op == UwopEpilog {
+		case UwopEpilog: // version 2 epilog descriptors occupy one slot
+			if u.Version == 2 {
 				u.Codes = append(u.Codes, c)
 				continue
 			}
-			if c.Op == UwopSpareCode {
-				extra = 1
-			}
+			extra = 1 // the obsolete version 1 UWOP_SAVE_XMM
+		case UwopSpareCode:
+			extra = 2 // the obsolete UWOP_SAVE_XMM_FAR
 		}
 		if i+extra >= count && extra > 0 {
 			return nil, f.errf(rva, "unwind code %d needs %d more slots than the %d present", i, extra, count)
@@ -147,4 +148,45 @@ func (f *File) Unwind(rva uint32) (*UnwindInfo, error) {
 		u.Chained = &RuntimeFunction{le.Uint32(b), le.Uint32(b[4:]), le.Uint32(b[8:])}
 	}
 	return u, nil
+}
+
+// maxChain bounds a chain of unwind records; real ones are one or two deep.
+const maxChain = 32
+
+// UnwindChain decodes the unwind info of rf and of every record its
+// UNW_FLAG_CHAININFO chain leads to: rf's own first, the primary
+// function's last. An entry whose UnwindInfo has the low bit set is an
+// indirect entry: it points at the RUNTIME_FUNCTION that holds the info.
+// A chain that loops or runs deeper than 32 records is an error.
+func (f *File) UnwindChain(rf RuntimeFunction) ([]*UnwindInfo, error) {
+	var out []*UnwindInfo
+	var seen []uint32 // at most maxChain records
+	for {
+		if len(out) == maxChain {
+			return nil, f.errf(rf.UnwindInfo, "unwind chain longer than %d records", maxChain)
+		}
+		for hops := 0; rf.UnwindInfo&1 != 0; hops++ {
+			if hops == maxChain {
+				return nil, f.errf(rf.UnwindInfo, "indirect runtime functions loop")
+			}
+			b, err := f.ReadRVA(rf.UnwindInfo&^1, 12)
+			if err != nil {
+				return nil, err
+			}
+			rf = RuntimeFunction{le.Uint32(b), le.Uint32(b[4:]), le.Uint32(b[8:])}
+		}
+		if slices.Contains(seen, rf.UnwindInfo) {
+			return nil, f.errf(rf.UnwindInfo, "unwind chain loops back to this record")
+		}
+		seen = append(seen, rf.UnwindInfo)
+		u, err := f.Unwind(rf.UnwindInfo)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+		if u.Chained == nil {
+			return out, nil
+		}
+		rf = *u.Chained
+	}
 }
