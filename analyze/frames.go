@@ -46,6 +46,15 @@ func (a *analysis) unwindStack() {
 			sf.Symbol = fmt.Sprintf("%s+%#x", f.Module, f.Offset)
 			sf.Function = a.function(f.IP)
 		}
+		if t := f.Trap; t != nil {
+			sf.Trap = &TrapRecord{Kind: t.Kind, Address: a.ptrHex(t.Address)}
+			if t.FaultAddress != 0 {
+				sf.Trap.FaultAddress = a.ptrHex(t.FaultAddress)
+			}
+			if t.HasErrorCode {
+				sf.Trap.ErrorCode = hex64(t.ErrorCode)
+			}
+		}
 		a.r.Frames = append(a.r.Frames, sf)
 	}
 	a.r.FramesNote = "unwinding stopped: " + res.Stopped

@@ -155,7 +155,20 @@ type StackFrame struct {
 	Offset   string `json:"offset,omitempty"`
 	Symbol   string `json:"symbol"`
 	Function string `json:"function,omitempty"`
-	Method   string `json:"method"` // context, unwind or leaf
+	Method   string `json:"method"` // context, unwind, leaf, trap or frame pointer
+	// Trap is the interrupt or exception record the frame's registers were
+	// restored from (method "trap"), like the frames WinDbg's k marks with
+	// "TrapFrame @".
+	Trap *TrapRecord `json:"trap,omitempty"`
+}
+
+// TrapRecord is a machine frame, KTRAP_FRAME or CONTEXT record crossed by
+// the unwind.
+type TrapRecord struct {
+	Kind         string `json:"kind"` // machine frame, trap frame or context
+	Address      string `json:"address"`
+	FaultAddress string `json:"fault_address,omitempty"` // KTRAP_FRAME.FaultAddress (CR2 of a page fault)
+	ErrorCode    string `json:"error_code,omitempty"`
 }
 
 // StackSlot is a captured stack slot whose value points into a module.

@@ -194,6 +194,16 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 			if f.Function != "" {
 				site = f.Function
 			}
+			if t := f.Trap; t != nil {
+				note := fmt.Sprintf("(%s @ %s", t.Kind, t.Address)
+				if t.FaultAddress != "" {
+					note += ", fault address " + t.FaultAddress
+				}
+				if t.ErrorCode != "" {
+					note += ", error code " + t.ErrorCode
+				}
+				fmt.Fprintf(tw, "  \t\t\t%s)\n", note)
+			}
 			fmt.Fprintf(tw, "  %02d\t%s\t%s\t%s\n", f.Number, f.ChildSP, f.IP, site)
 		}
 		tw.Flush()
