@@ -1,11 +1,18 @@
-// Package dumpwriter writes Windows kernel small memory (triage) dumps from
-// a description: bug check, modules, stack, context, data blocks. Tests use
-// it to build edge cases and hostile inputs, and the project uses it to make
-// the sample dump it ships. The output is read back by package kdump.
+// Package dumpwriter writes Windows kernel crash dumps from a description:
+// small memory (triage) dumps with bug check, modules, stack, context and
+// data blocks (Triage), and complete or bitmap memory dumps with physical
+// pages given sparsely (MemoryDump). Tests use it to build edge cases and
+// hostile inputs, benchmarks to build dumps of large machines, and the
+// project uses it to make the sample dump it ships. The output is read back
+// by package kdump.
 //
-// It writes the same layout Windows writes: the dump header (PAGEDU64 or
-// PAGEDUMP) pre-filled with "PAGE", then the TRIAGE_DUMP block and the
-// pieces it points to, then the TRGD valid marker.
+// It writes the same layouts Windows writes: the dump header (PAGEDU64 or
+// PAGEDUMP) pre-filled with "PAGE", then for triage dumps the TRIAGE_DUMP
+// block and the pieces it points to and the TRGD valid marker; for full
+// dumps the pages of the header's physical memory runs; for bitmap dumps
+// the SDMP/FDMP block with its page bitmap, then the present pages.
+// Memory dumps are streamed (WriteTo), or written sparsely (WriteSparse) so
+// that a 32 GB machine's dump costs only the pages that have contents.
 package dumpwriter
 
 import (
@@ -228,80 +235,124 @@ func (t *Triage) Bytes() ([]byte, error) {
 // header fills in the dump header and points the triage block at the
 // header's context and exception records.
 func (t *Triage) header(w *buf, is64 bool, machine uint32, triOff int) {
-	major := t.MajorVersion
-	if major == 0 {
-		major = 0xf
+	h := headerFields{
+		arch: t.Arch, machine: machine, major: t.MajorVersion, build: t.Build, processors: t.Processors,
+		product: t.ProductType, suite: t.SuiteMask, bugCheck: t.BugCheck, params: t.Params,
+		time: t.Time, uptime: t.Uptime, context: t.Context, exception: t.Exception,
+		dtb: t.DirectoryTableBase, pfnDB: t.PfnDataBase, psLoaded: t.PsLoadedModuleList,
+		psActive: t.PsActiveProcessHead, kdbg: t.KdDebuggerDataBlock,
+		pae: true, dumpType: kdump.DumpTypeTriage, required: uint64(len(w.b)), miniDumpFields: 0xcff,
 	}
-	product := t.ProductType
-	if product == 0 {
-		product = 1
-	}
-	ctx := t.Context
-	if ctx == nil {
-		ctx = &cpuctx.Context{Arch: t.Arch, Flags: cpuctx.Full(t.Arch)}
-	}
-	ft := kdump.ToFileTime(t.Time)
-	up := uint64(t.Uptime / 100)
-	copy(w.b, "PAGE")
+	h.write(w)
 	if is64 {
-		copy(w.b[4:], "DU64")
-		w.u32(0x08, major)
-		w.u32(0x0c, t.Build)
-		w.u64(0x10, t.DirectoryTableBase)
-		w.u64(0x18, t.PfnDataBase)
-		w.u64(0x20, t.PsLoadedModuleList)
-		w.u64(0x28, t.PsActiveProcessHead)
-		w.u32(0x30, machine)
-		w.u32(0x34, t.Processors)
-		w.u32(0x38, t.BugCheck)
-		w.u32(0x3c, 0)
-		for i, p := range t.Params {
-			w.u64(0x40+8*i, p)
-		}
-		w.u64(0x80, t.KdDebuggerDataBlock)
-		copy(w.b[0x348:0x348+3000], ctx.Bytes())
-		copy(w.b[0xf00:], t.Exception.Bytes(true))
-		w.u32(0xf98, uint32(kdump.DumpTypeTriage))
-		w.u32(0xf9c, 0)
-		w.u64(0xfa0, uint64(len(w.b)))
-		w.u64(0xfa8, ft)
-		w.u64(0x1030, up)
-		w.u32(0x1038, 0xcff)
-		w.u32(0x1040, product)
-		w.u32(0x1044, t.SuiteMask)
-		w.u32(0x1048, 0)
-		w.b[0x104c], w.b[0x104d] = 0, 0
 		w.u32(triOff+4*3, 0x348)
 		w.u32(triOff+4*4, 0xf00)
 		return
 	}
-	copy(w.b[4:], "DUMP")
-	w.u32(0x08, major)
-	w.u32(0x0c, t.Build)
-	w.u32(0x10, uint32(t.DirectoryTableBase))
-	w.u32(0x14, uint32(t.PfnDataBase))
-	w.u32(0x18, uint32(t.PsLoadedModuleList))
-	w.u32(0x1c, uint32(t.PsActiveProcessHead))
-	w.u32(0x20, machine)
-	w.u32(0x24, t.Processors)
-	w.u32(0x28, t.BugCheck)
-	for i, p := range t.Params {
-		w.u32(0x2c+4*i, uint32(p))
-	}
-	w.b[0x5c], w.b[0x5d] = 1, 0
-	w.u32(0x60, uint32(t.KdDebuggerDataBlock))
-	copy(w.b[0x320:0x320+1200], ctx.Bytes())
-	copy(w.b[0x7d0:], t.Exception.Bytes(false))
-	w.u32(0xf88, uint32(kdump.DumpTypeTriage))
-	w.u32(0xf8c, 0xcff)
-	w.u32(0xf94, product)
-	w.u32(0xf98, t.SuiteMask)
-	w.u32(0xf9c, 0)
-	w.u64(0xfa0, uint64(len(w.b)))
-	w.u64(0xfb8, up)
-	w.u64(0xfc0, ft)
 	w.u32(triOff+4*3, 0x320)
 	w.u32(triOff+4*4, 0x7d0)
+}
+
+// headerFields are the dump header fields every dump type sets.
+type headerFields struct {
+	arch                                              cpuctx.Arch
+	machine, major, build, processors, product, suite uint32
+	bugCheck                                          uint32
+	params                                            [4]uint64
+	time                                              time.Time
+	uptime                                            time.Duration
+	context                                           *cpuctx.Context
+	exception                                         kdump.ExceptionRecord
+	dtb, pfnDB, psLoaded, psActive, kdbg              uint64
+	pae                                               bool // 32-bit headers only
+	dumpType                                          kdump.DumpType
+	required                                          uint64 // RequiredDumpSpace: the size of the file
+	miniDumpFields                                    uint32 // 0 leaves the filler
+	physMem                                           []byte // PHYSICAL_MEMORY_DESCRIPTOR; nil leaves the filler
+}
+
+// write fills in the header at the start of w, which already holds the
+// header's size of "PAGE" filler.
+func (h *headerFields) write(w *buf) {
+	major := h.major
+	if major == 0 {
+		major = 0xf
+	}
+	product := h.product
+	if product == 0 {
+		product = 1
+	}
+	ctx := h.context
+	if ctx == nil {
+		ctx = &cpuctx.Context{Arch: h.arch, Flags: cpuctx.Full(h.arch)}
+	}
+	ft := kdump.ToFileTime(h.time)
+	up := uint64(h.uptime / 100)
+	copy(w.b, "PAGE")
+	if h.arch != cpuctx.ArchX86 {
+		copy(w.b[4:], "DU64")
+		w.u32(0x08, major)
+		w.u32(0x0c, h.build)
+		w.u64(0x10, h.dtb)
+		w.u64(0x18, h.pfnDB)
+		w.u64(0x20, h.psLoaded)
+		w.u64(0x28, h.psActive)
+		w.u32(0x30, h.machine)
+		w.u32(0x34, h.processors)
+		w.u32(0x38, h.bugCheck)
+		w.u32(0x3c, 0)
+		for i, p := range h.params {
+			w.u64(0x40+8*i, p)
+		}
+		w.u64(0x80, h.kdbg)
+		copy(w.b[0x88:0x88+700], h.physMem)
+		copy(w.b[0x348:0x348+3000], ctx.Bytes())
+		copy(w.b[0xf00:], h.exception.Bytes(true))
+		w.u32(0xf98, uint32(h.dumpType))
+		w.u32(0xf9c, 0)
+		w.u64(0xfa0, h.required)
+		w.u64(0xfa8, ft)
+		w.u64(0x1030, up)
+		if h.miniDumpFields != 0 {
+			w.u32(0x1038, h.miniDumpFields)
+		}
+		w.u32(0x1040, product)
+		w.u32(0x1044, h.suite)
+		w.u32(0x1048, 0)
+		w.b[0x104c], w.b[0x104d] = 0, 0
+		return
+	}
+	copy(w.b[4:], "DUMP")
+	w.u32(0x08, major)
+	w.u32(0x0c, h.build)
+	w.u32(0x10, uint32(h.dtb))
+	w.u32(0x14, uint32(h.pfnDB))
+	w.u32(0x18, uint32(h.psLoaded))
+	w.u32(0x1c, uint32(h.psActive))
+	w.u32(0x20, h.machine)
+	w.u32(0x24, h.processors)
+	w.u32(0x28, h.bugCheck)
+	for i, p := range h.params {
+		w.u32(0x2c+4*i, uint32(p))
+	}
+	w.b[0x5c], w.b[0x5d] = 0, 0
+	if h.pae {
+		w.b[0x5c] = 1
+	}
+	w.u32(0x60, uint32(h.kdbg))
+	copy(w.b[0x64:0x64+700], h.physMem)
+	copy(w.b[0x320:0x320+1200], ctx.Bytes())
+	copy(w.b[0x7d0:], h.exception.Bytes(false))
+	w.u32(0xf88, uint32(h.dumpType))
+	if h.miniDumpFields != 0 {
+		w.u32(0xf8c, h.miniDumpFields)
+	}
+	w.u32(0xf94, product)
+	w.u32(0xf98, h.suite)
+	w.u32(0xf9c, 0)
+	w.u64(0xfa0, h.required)
+	w.u64(0xfb8, up)
+	w.u64(0xfc0, ft)
 }
 
 // buf is a growing little-endian byte buffer whose pieces start 8-aligned.

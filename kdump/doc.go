@@ -2,7 +2,11 @@
 // (PAGEDU64) and 32-bit (PAGEDUMP) dump headers with every field, and the
 // body of kernel small memory ("triage", minidump) dumps: loaded and
 // unloaded driver lists, the captured stack, PRCB/process/thread blobs, the
-// debugger data block, captured data blocks and secondary dump blobs.
+// debugger data block, captured data blocks and secondary dump blobs. For
+// complete (full) and bitmap memory dumps, File.Physical gives the physical
+// memory (package physmem). Open memory-maps the file (package
+// internal/mmap), so dumps of any size open in moments and are read where
+// needed, never whole.
 //
 // Windows does not publish a reader for these formats and no maintained Go
 // library exists, so this is our own. Field layouts come from the public

@@ -4,9 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/bugcheck/bugcheck/cpuctx"
-	"github.com/bugcheck/bugcheck/internal/osfile"
+	"github.com/bugcheck/bugcheck/internal/mmap"
+	"github.com/bugcheck/bugcheck/paging"
+	"github.com/bugcheck/bugcheck/physmem"
 	"github.com/bugcheck/bugcheck/vmem"
 )
 
@@ -24,15 +27,23 @@ type File struct {
 	size   int64
 	closer io.Closer
 	mem    *vmem.Space
+	phys   *physmem.Memory
+	pages  *paging.Translator
 }
 
-// Open opens the named file and parses it as a kernel crash dump.
+// Open opens the named file and parses it as a kernel crash dump. The file
+// is memory-mapped, so a dump of any size opens without being read whole.
 func Open(name string) (*File, error) {
-	f, c, err := osfile.Open(name, newFile)
+	r, err := mmap.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	f.closer = c
+	f, err := newFile(r, r.Size(), filepath.Base(name))
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	f.closer = r
 	return f, nil
 }
 
@@ -89,6 +100,8 @@ func newFile(r io.ReaderAt, size int64, name string) (*File, error) {
 		f.Triage = t
 		f.parseDebuggerData()
 		f.parseSecondaryBlobs(int64(t.SizeOfDump))
+	} else if err := f.parsePhysical(); err != nil {
+		return nil, err
 	}
 	f.buildMemory()
 	return f, nil
@@ -127,6 +140,29 @@ func (f *File) Context() (*cpuctx.Context, error) {
 	return cpuctx.Parse(f.Arch, f.Header.ContextRecord)
 }
 
+// pagingMode is the page-table format of the dumped machine. 64-bit x86
+// dumps are taken to use 4-level tables: the header does not record CR4.LA57.
+func (f *File) pagingMode() paging.Mode {
+	switch {
+	case f.Arch == cpuctx.ArchARM64:
+		return paging.ARM64
+	case f.Arch == cpuctx.ArchX86 && f.Header.PaeEnabled:
+		return paging.X86PAE
+	case f.Arch == cpuctx.ArchX86:
+		return paging.X86
+	}
+	return paging.X64
+}
+
+// PageTables returns the translator of the kernel's address space (the
+// header's DirectoryTableBase) for full and bitmap dumps, nil for others.
+func (f *File) PageTables() *paging.Translator { return f.pages }
+
+// virtual adapts a translator to vmem's reader.
+type virtual struct{ t *paging.Translator }
+
+func (v virtual) Read(addr uint64, p []byte) (int, error) { return v.t.ReadAt(p, addr) }
+
 // Memory returns the virtual memory the dump captured.
 func (f *File) Memory() *vmem.Space { return f.mem }
 
@@ -134,6 +170,10 @@ func (f *File) buildMemory() {
 	t := f.Triage
 	if t == nil {
 		f.mem = vmem.New(nil)
+		if f.phys != nil {
+			f.pages = paging.NewWithOptions(f.pagingMode(), f.Header.DirectoryTableBase, f.phys, paging.Options{Build: f.Header.MinorVersion})
+			f.mem = f.mem.WithBacking(virtual{f.pages})
+		}
 		return
 	}
 	var rs []vmem.Region

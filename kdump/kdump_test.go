@@ -13,6 +13,7 @@ import (
 	"github.com/bugcheck/bugcheck/dumpwriter"
 	"github.com/bugcheck/bugcheck/internal/corpus"
 	"github.com/bugcheck/bugcheck/kdump"
+	"github.com/bugcheck/bugcheck/physmem"
 )
 
 func TestCorpusTriageX64(t *testing.T) {
@@ -319,6 +320,19 @@ func FuzzNewFile(f *testing.F) {
 		b, _ := sampleTriage(arch).Bytes()
 		f.Add(b)
 	}
+	// Small full and bitmap dumps, cut after their first stored page.
+	for _, arch := range []cpuctx.Arch{cpuctx.ArchX64, cpuctx.ArchX86} {
+		for _, layout := range []dumpwriter.Layout{dumpwriter.LayoutFull, dumpwriter.LayoutBitmap} {
+			d := &dumpwriter.MemoryDump{Arch: arch, Layout: layout, PAE: true,
+				Runs:  []kdump.PhysicalMemoryRun{{BasePage: 1, PageCount: 2}, {BasePage: 9, PageCount: 1}},
+				Pages: map[uint64][]byte{1: []byte("page one"), 9: []byte("page nine")}}
+			b, err := d.Bytes()
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b[:len(b)-2*dumpwriter.PageSize])
+		}
+	}
 	if root, ok := corpus.Root(); ok {
 		// The real dump is too large for the fuzzer to mutate quickly; seed
 		// with its header and triage block (the rest of the fields are then
@@ -344,5 +358,25 @@ func FuzzNewFile(f *testing.F) {
 		}
 		file.Context()
 		file.CurrentThread()
+		// And the physical memory of full and bitmap dumps.
+		if m := file.Physical(); m != nil {
+			var n uint64
+			for r := range m.Pages() {
+				n += r.Count
+			}
+			if n != m.PageCount() || m.PageCount() > m.ClaimedPages() {
+				t.Fatalf("Pages() holds %d pages, PageCount %d, ClaimedPages %d", n, m.PageCount(), m.ClaimedPages())
+			}
+			readAll(t, m)
+			buf := make([]byte, 16)
+			for _, pa := range []int64{0, 0x1ff8, 0x9000, -1, 1<<63 - 8} {
+				_, err := m.ReadAt(buf, pa)
+				var nd *physmem.NotInDumpError
+				var te *physmem.TruncatedError
+				if err != nil && !errors.As(err, &nd) && !errors.As(err, &te) {
+					t.Fatalf("read at %#x: %v", pa, err)
+				}
+			}
+		}
 	})
 }
