@@ -84,6 +84,12 @@ type analysis struct {
 	byParam  bool // the culprit was found through a bug check parameter
 	exc      kdump.ExceptionRecord
 	hasExc   bool
+
+	// The stack scanned for return addresses and trap frames (capturedStack).
+	stackRead             bool
+	stackTop              uint64
+	stack                 []byte
+	kstackLow, kstackHigh uint64 // a bigger dump's kernel stack bounds
 }
 
 // Analyze analyses a parsed dump.
@@ -101,6 +107,7 @@ func Analyze(f *kdump.File, opt Options) *Report {
 	a.machineState()
 	a.modules()
 	a.bugcheck()
+	a.kernelContext()
 	a.faultContext()
 	a.faultingInstruction()
 	a.unwindStack()
@@ -143,6 +150,8 @@ func (a *analysis) header() {
 		if th := a.f.CurrentThread(); th != 0 {
 			r.Thread = &Thread{Address: a.ptrHex(th)}
 		}
+	} else if pm := a.f.Physical(); pm != nil {
+		r.Captured = CapturedInfo{PhysicalPages: pm.PageCount(), Bytes: pm.PageCount() * 4096}
 	} else {
 		r.Captured = CapturedInfo{Regions: len(a.mem.Regions()), Bytes: a.mem.Captured()}
 		r.Warnings = append(r.Warnings, fmt.Sprintf("the body of a %s is not read yet: only the header was analysed", h.DumpType))

@@ -132,15 +132,32 @@ func (a *analysis) faultContext() {
 			src += fmt.Sprintf(" (address) and %d (access)", s.access+1)
 		}
 		a.r.Access = &Access{Address: a.ptrHex(a.param(s.addr)), Kind: accessName(kind), Source: src}
+		a.r.Access.PTE = a.pte(a.param(s.addr))
 	case a.hasExc && a.exc.Code == 0xc0000005:
 		if p := a.exc.Params(); len(p) >= 2 {
 			acc := &Access{Address: a.ptrHex(p[1]), Kind: accessName(exceptionAccess(p[0])), Source: "access violation parameters"}
 			if p[1] == a.maxPtr() {
 				acc.Note = "the processor did not report an address: this is typical of a general-protection fault (a non-canonical address or a protection violation), not of an unmapped page"
+			} else {
+				acc.PTE = a.pte(p[1])
 			}
 			a.r.Access = acc
 		}
 	}
+}
+
+// pte walks the page tables for addr when the dump holds them.
+func (a *analysis) pte(addr uint64) *PTE {
+	pt := a.f.PageTables()
+	if pt == nil {
+		return nil
+	}
+	w := pt.Walk(addr)
+	p := &PTE{State: w.State.String(), Explanation: w.Explain()}
+	if n := len(w.Entries); n > 0 {
+		p.Entry, p.Value = w.Entries[n-1].Name, hex64(w.Entries[n-1].Value)
+	}
+	return p
 }
 
 func (a *analysis) maxPtr() uint64 {
@@ -200,12 +217,8 @@ func (a *analysis) trapFrameAt(addr uint64, source string) bool {
 // saved instruction pointer is the faulting one, as the page-fault and
 // interrupt handlers leave there.
 func (a *analysis) findTrapFrame() {
-	t := a.f.Triage
-	if a.arch != cpuctx.ArchX64 || t == nil || t.SizeOfCallStack < cpuctx.TrapFrameX64Size {
-		return
-	}
-	stack, err := a.mem.Bytes(t.TopOfStack, int(t.SizeOfCallStack))
-	if err != nil {
+	top, stack := a.capturedStack()
+	if a.arch != cpuctx.ArchX64 || len(stack) < cpuctx.TrapFrameX64Size {
 		return
 	}
 	le := binary.LittleEndian
@@ -214,7 +227,7 @@ func (a *analysis) findTrapFrame() {
 			continue
 		}
 		rsp := le.Uint64(stack[off+0x180:])
-		frame := t.TopOfStack + uint64(off)
+		frame := top + uint64(off)
 		if rsp <= frame || rsp-frame > 0x100000 || le.Uint16(stack[off+0x170:])&3 != 0 {
 			continue // a trap frame from kernel mode sits below the interrupted stack pointer
 		}

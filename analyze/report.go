@@ -113,6 +113,17 @@ type Access struct {
 	Kind    string `json:"kind"` // read, write, execute or unknown
 	Source  string `json:"source"`
 	Note    string `json:"note,omitempty"`
+	// PTE is what the page tables say of the address, in dumps that hold
+	// them (kernel, automatic, active and complete dumps).
+	PTE *PTE `json:"pte,omitempty"`
+}
+
+// PTE is the outcome of a page-table walk, like WinDbg's !pte.
+type PTE struct {
+	State       string `json:"state"` // Valid, NotMapped, PageFile, Transition, Prototype, DemandZero, ...
+	Entry       string `json:"entry,omitempty"`
+	Value       string `json:"value,omitempty"`
+	Explanation string `json:"explanation"`
 }
 
 // Culprit is the module blamed and why.
@@ -229,6 +240,9 @@ type CapturedInfo struct {
 	StackBase  string `json:"stack_top,omitempty"`
 	StackBytes uint32 `json:"stack_bytes"`
 	DataBlocks int    `json:"data_blocks"`
+	// PhysicalPages counts the 4 KiB pages of physical memory a full or
+	// bitmap dump holds.
+	PhysicalPages uint64 `json:"physical_pages,omitempty"`
 }
 
 // RegisterOrder returns the register names of r in the order a debugger

@@ -15,18 +15,13 @@ const maxStackSlots = 2048
 // addresses show up among stale values, so each hit says whether the bytes
 // before it decode as a call instruction, which real return addresses do.
 func (a *analysis) stackScan() {
-	t := a.f.Triage
-	if t == nil || t.SizeOfCallStack == 0 || len(a.mods) == 0 {
-		return
-	}
-	stack, err := a.mem.Bytes(t.TopOfStack, int(t.SizeOfCallStack))
-	if err != nil {
-		a.warn("the captured stack could not be read: %v", err)
+	top, stack := a.capturedStack()
+	if len(stack) == 0 || len(a.mods) == 0 {
 		return
 	}
 	ps := a.arch.PointerSize()
 	start := 0
-	if mis := int(t.TopOfStack % uint64(ps)); mis != 0 {
+	if mis := int(top % uint64(ps)); mis != 0 {
 		start = ps - mis
 	}
 	for off := start; off+ps <= len(stack); off += ps {
@@ -44,7 +39,7 @@ func (a *analysis) stackScan() {
 			a.warn("the stack listing stops after %d entries", maxStackSlots)
 			break
 		}
-		addr := t.TopOfStack + uint64(off)
+		addr := top + uint64(off)
 		slot := StackSlot{Address: a.ptrHex(addr), Value: a.ptrHex(v), Module: mod.BaseName(),
 			Offset: hex64(v - mod.Base), Symbol: sym, AfterFault: a.faultSP != 0 && addr >= a.faultSP}
 		slot.CallVerified = a.precededByCall(v)

@@ -143,6 +143,9 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 		if a.Note != "" {
 			p.wrapHanging("    note: ", a.Note)
 		}
+		if t := a.PTE; t != nil {
+			p.wrapHanging("    page tables: ", fmt.Sprintf("%s %s: %s", t.Entry, t.Value, t.Explanation))
+		}
 	}
 	if f := r.FaultingIP; f != nil {
 		p.blank()

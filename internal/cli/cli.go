@@ -68,7 +68,10 @@ operating system and says what crashed, which driver is to blame, why, and what 
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(analyzeCmd(stdout, stderr), modulesCmd(stdout, stderr), headerCmd(stdout, stderr), explainCmd(stdout))
+	root.AddCommand(analyzeCmd(stdout, stderr), modulesCmd(stdout, stderr), headerCmd(stdout, stderr), explainCmd(stdout), lintCmd(stdout, stderr))
+	root.AddCommand(bucketsCmd(stdout, stderr))
+	root.AddCommand(eventsCmd(stdout, stderr))
+	root.AddCommand(readCmd(stdout, stderr), disasmCmd(stdout, stderr), psCmd(stdout, stderr), pteCmd(stdout, stderr))
 	return root
 }
 
@@ -133,6 +136,7 @@ func analyzeCmd(stdout, stderr io.Writer) *cobra.Command {
 	var format, symPath string
 	var offline bool
 	var skip, images []string
+	var ff fleetFlags
 	c := &cobra.Command{
 		Use:   "analyze DUMP...",
 		Short: "Analyse crash dumps: bug check, culprit driver, explanation, next steps",
@@ -141,15 +145,25 @@ exception and registers, the faulting instruction and the memory it touched, the
 and the driver most probably to blame with the reason, followed by concrete next steps.
 
 With --json the output is the documented JSON report (docs/json-schema.md): one object for one
-dump, an array for several.`,
+dump, an array of rows each carrying its report for several.
+
+Give it many dumps — several files, folders (searched recursively for .dmp, .zip, .cab and
+.dmp.gz), glob patterns, .zip, .gz and .cab archives (read in place, never unpacked to disk; .cab
+as Windows Error Reporting packs a crash) — and it analyses them in parallel (--jobs) and writes
+one row per dump, like BlueScreenView: --format table (the default for many dumps), json, jsonl,
+csv, markdown, or html (one self-contained page with a sortable table, a chart of crashes per day
+and a section per bucket); --format text gives every full report. Identical files are analysed
+once and listed as duplicates; a file that fails is listed with its error and the run goes on
+(exit status 1 at the end).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch format {
 			case "text", "markdown", "md":
 			case "json":
 				asJSON = true
+			case "table", "jsonl", "csv", "html":
 			default:
-				return fmt.Errorf("unknown --format %q (text, json or markdown)", format)
+				return fmt.Errorf("unknown --format %q (text, table, json, jsonl, csv, markdown or html)", format)
 			}
 			opt := analyze.Options{}
 			if store := newStore(images, symPath, offline); store != nil {
@@ -158,6 +172,15 @@ dump, an array for several.`,
 			}
 			if len(skip) > 0 {
 				opt.Skip = append(append([]string(nil), analyze.DefaultSkip...), skip...)
+			}
+			if many := !singleDump(args); many || (format != "text" && format != "markdown" && format != "md" && format != "json") {
+				switch {
+				case asJSON:
+					format = "json"
+				case many && !cmd.Flags().Changed("format"):
+					format = "table"
+				}
+				return analyzeMany(args, format, ff, opt, report.TextOptions{AllModules: allModules, AllStack: allStack}, stdout, stderr)
 			}
 			var reports []*analyze.Report
 			err := eachDump(args, stderr, func(f *kdump.File) error {
@@ -192,7 +215,8 @@ dump, an array for several.`,
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "write the JSON report (same as --format json)")
-	c.Flags().StringVar(&format, "format", "text", "output format: text, json or markdown")
+	c.Flags().StringVar(&format, "format", "text", "output format: text, json or markdown; or one row per dump: table (the default for many dumps), jsonl, csv, html")
+	ff.add(c)
 	c.Flags().BoolVar(&allModules, "all-modules", false, "list every loaded module in the text report")
 	c.Flags().BoolVar(&allStack, "all-stack", false, "list stack values below the faulting frame too")
 	c.Flags().StringVar(&symPath, "symbol-path", os.Getenv("_NT_SYMBOL_PATH"), "symbol path in _NT_SYMBOL_PATH syntax (srv*CACHE*URL;cache*DIR;DIR); defaults to $_NT_SYMBOL_PATH")

@@ -1,0 +1,61 @@
+package analyze_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/bugcheck/bugcheck/analyze"
+	"github.com/bugcheck/bugcheck/dumpwriter"
+	"github.com/bugcheck/bugcheck/internal/sample"
+)
+
+// TestKernelDumps analyses the sample crash written as a complete and as a
+// bitmap kernel dump: the verdict must equal the small dump's, and the
+// kernel's own lists must supply modules, process, thread and processor.
+func TestKernelDumps(t *testing.T) {
+	small := analyze.Analyze(open(t, sample.Bytes()), analyze.Options{})
+	for _, layout := range []dumpwriter.Layout{dumpwriter.LayoutFull, dumpwriter.LayoutBitmap} {
+		t.Run(fmt.Sprint(layout), func(t *testing.T) {
+			d, err := sample.Kernel(layout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := d.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := analyze.Analyze(open(t, b), analyze.Options{})
+			if r.Bucket != small.Bucket || r.Bucket != "0x50_W_acmefilt.sys!+0x1a40" || r.Culprit.Module != "acmefilt.sys" || r.Culprit.Confidence != "high" {
+				t.Errorf("verdict %s %+v, small dump %s", r.Bucket, r.Culprit, small.Bucket)
+			}
+			if len(r.Modules) != len(sample.Modules) || r.Modules[len(r.Modules)-1].Name != "acmefilt.sys" || r.Modules[0].Timestamp != "0x5f2b3a1c" {
+				t.Errorf("%d modules: %+v", len(r.Modules), r.Modules)
+			}
+			if len(r.Unloaded) != 2 || r.Unloaded[0].Name != "WdBoot.sys" {
+				t.Errorf("unloaded %+v", r.Unloaded)
+			}
+			if r.Process == nil || r.Process.Name != "System" || r.Process.ID != 4 {
+				t.Errorf("process %+v", r.Process)
+			}
+			if r.Thread == nil || r.Thread.ID != sample.CrashThreadID || r.Thread.Address != fmt.Sprintf("%#x", uint64(sample.ThreadAddress)) {
+				t.Errorf("thread %+v", r.Thread)
+			}
+			if p := r.BugCheck.Processor; p == nil || *p != sample.CrashProcessor {
+				t.Errorf("processor %v", p)
+			}
+			if r.FaultingIP == nil || r.FaultingIP.Instruction != "mov dword ptr [rcx+rax*4],edx" || r.FaultingIP.EffectiveAddress != "0xffffc80a1b2c4000" {
+				t.Errorf("faulting instruction %+v", r.FaultingIP)
+			}
+			if r.Access == nil || r.Access.PTE == nil || r.Access.PTE.State != "NotMapped" || !strings.Contains(r.Access.PTE.Explanation, "nothing is mapped") {
+				t.Errorf("access %+v", r.Access)
+			}
+			if len(r.Stack) != len(small.Stack) || r.Captured.PhysicalPages == 0 {
+				t.Errorf("%d stack slots (small dump: %d), %d physical pages", len(r.Stack), len(small.Stack), r.Captured.PhysicalPages)
+			}
+			if len(r.Warnings) != 0 {
+				t.Errorf("warnings %q", r.Warnings)
+			}
+		})
+	}
+}

@@ -1,0 +1,190 @@
+package lint
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bugcheck/bugcheck/internal/corpus"
+	"github.com/bugcheck/bugcheck/lint/csrc"
+)
+
+// Pinned quality figures; raise them when the checks improve, never lower
+// them to make a change pass.
+const (
+	minCodeQLRecall = 1.00 // on the CodeQL expected hits of the mapped queries (46 of 46)
+	minToolsRecall  = 1.00 // on the covered defects of the fail drivers (8 of 8)
+	maxFPPerKLOC    = 0.00 // false positives per 1,000 lines on the production samples (wds/ minus tools/)
+)
+
+func readTSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows [][]string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		rows = append(rows, strings.Split(line, "\t"))
+	}
+	return rows
+}
+
+type corpusRun struct {
+	root    string
+	results map[string]FileResult // by corpus-relative path
+}
+
+func lintCorpus(t *testing.T) *corpusRun {
+	t.Helper()
+	if !csrc.HasFrontEnd {
+		t.Skip("built without cgo: no C front end")
+	}
+	dir := corpus.Path(t, "driver-src")
+	root := filepath.Dir(dir)
+	files, err := Expand([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	run := &corpusRun{root: root, results: map[string]FileResult{}}
+	for i, r := range l.Files(files) {
+		rel, _ := filepath.Rel(root, files[i])
+		run.results[filepath.ToSlash(rel)] = r
+	}
+	return run
+}
+
+func (r *corpusRun) hit(file string, line int, rules map[string]bool) bool {
+	for _, f := range r.results[file].Findings {
+		if f.Line == line && rules[f.Rule] {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCorpusQuality(t *testing.T) {
+	run := lintCorpus(t)
+
+	// CodeQL recall on the mapped queries.
+	mapping := map[string]map[string]bool{}
+	for _, row := range readTSV(t, "testdata/codeql-map.tsv") {
+		mapping[row[0]] = map[string]bool{}
+		for _, id := range strings.Fields(row[1]) {
+			mapping[row[0]][id] = true
+		}
+	}
+	exp := readTSV(t, filepath.Join(run.root, "driver-src", "codeql-expected.tsv"))
+	found, total := 0, 0
+	for _, row := range exp[1:] {
+		rules, ok := mapping[row[0]]
+		if !ok {
+			continue
+		}
+		line, _ := strconv.Atoi(row[3])
+		total++
+		if run.hit("driver-src/"+row[2], line, rules) {
+			found++
+		} else {
+			t.Logf("CodeQL miss: %s %s:%d", row[0], row[2], line)
+		}
+	}
+	codeqlRecall := float64(found) / float64(total)
+
+	// Fail drivers: covered defects.
+	tf, tt, uncovered := 0, 0, 0
+	for _, row := range readTSV(t, "testdata/expected-tools.tsv") {
+		if row[2] == "-" {
+			uncovered++
+			continue
+		}
+		line, _ := strconv.Atoi(row[1])
+		tt++
+		if run.hit(row[0], line, map[string]bool{row[2]: true}) {
+			tf++
+		} else {
+			t.Logf("fail-driver miss: %s:%d %s (%s)", row[0], line, row[2], row[3])
+		}
+	}
+	toolsRecall := float64(tf) / float64(tt)
+
+	// Production samples: every finding not confirmed by reading the code
+	// (testdata/wds-confirmed.tsv) is a false positive.
+	confirmed := map[string]bool{}
+	for _, row := range readTSV(t, "testdata/wds-confirmed.tsv") {
+		confirmed[row[0]+":"+row[1]+":"+row[2]] = true
+	}
+	lines, fps, tps := 0, 0, 0
+	for rel, r := range run.results {
+		if !strings.HasPrefix(rel, "driver-src/wds/") || strings.HasPrefix(rel, "driver-src/wds/tools/") {
+			continue
+		}
+		lines += r.Lines
+		for _, f := range r.Findings {
+			if confirmed[fmt.Sprintf("%s:%d:%s", rel, f.Line, f.Rule)] {
+				tps++
+				continue
+			}
+			fps++
+			t.Logf("production false positive: %s:%d %s %s", rel, f.Line, f.Rule, f.Message)
+		}
+	}
+	perK := 1000 * float64(fps) / float64(lines)
+
+	fmt.Printf("lint corpus: CodeQL recall %d/%d = %.1f%% (mapped queries); fail-driver recall %d/%d = %.1f%% (%d injected defects no rule covers); production samples %d false positives (+%d confirmed defects) in %d lines = %.2f per 1,000 lines\n",
+		found, total, 100*codeqlRecall, tf, tt, 100*toolsRecall, uncovered, fps, tps, lines, perK)
+	if codeqlRecall < minCodeQLRecall {
+		t.Errorf("CodeQL recall %.3f fell below the pinned %.2f", codeqlRecall, minCodeQLRecall)
+	}
+	if toolsRecall < minToolsRecall {
+		t.Errorf("fail-driver recall %.3f fell below the pinned %.2f", toolsRecall, minToolsRecall)
+	}
+	if perK > maxFPPerKLOC {
+		t.Errorf("%.2f false positives per 1,000 production lines exceeds the pinned %.2f", perK, maxFPPerKLOC)
+	}
+}
+
+func BenchmarkLintCorpus(b *testing.B) {
+	if !csrc.HasFrontEnd {
+		b.Skip("built without cgo")
+	}
+	dir := corpus.Path(b, "driver-src")
+	files, err := Expand([]string{dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srcs := make([][]byte, len(files))
+	size := 0
+	for i, p := range files {
+		srcs[i], _ = os.ReadFile(p)
+		size += len(srcs[i])
+	}
+	l, err := New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j, s := range srcs {
+			l.Source(files[j], s)
+		}
+	}
+	b.ReportMetric(float64(len(files)*b.N)/b.Elapsed().Seconds(), "files/s")
+}

@@ -1,0 +1,428 @@
+package csrc
+
+import (
+	"strings"
+)
+
+// Prepare returns a copy of src in which every SAL/WDK annotation (_In_,
+// _IRQL_requires_max_(DISPATCH_LEVEL), __drv_maxIRQL(2), IN, OUT,
+// OPTIONAL, NTAPI, ...) is overwritten with spaces (newlines kept, so
+// offsets, lines and columns do not move), with the annotations and the
+// #pragma alloc_text / code_seg directives recorded. Comments, string and
+// character literals are never touched.
+func Prepare(src []byte) ([]byte, []Annotation, []Pragma) {
+	out := make([]byte, len(src))
+	copy(out, src)
+	var annots []Annotation
+	var pragmas []Pragma
+	lx := lineIndex{src: src}
+	n := len(src)
+	lineStart := true // only blanks since the last newline
+	for i := 0; i < n; {
+		c := src[i]
+		switch {
+		case c == '\n':
+			lineStart = true
+			i++
+			continue
+		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
+			i++
+			continue
+		case c == '#' && lineStart:
+			end := directiveEnd(src, i)
+			if e, ok := externCBlock(src, i, end); ok {
+				// #ifdef __cplusplus / extern "C" { / #endif opens a brace
+				// the grammar never sees closed; C needs none of it.
+				blank(out, i, e)
+				i = e
+				continue
+			}
+			if p, ok := parsePragma(src[i:end]); ok {
+				p.Pos = lx.pos(i)
+				pragmas = append(pragmas, p)
+			}
+			if isPragma(src[i:end]) {
+				// Pragmas are recorded above; blanking them lets the
+				// grammar parse "VOID\n#pragma warning(...)\nName(...)".
+				blank(out, i, end)
+				i = end
+				continue
+			}
+			// Directives keep their text (tree-sitter parses them), but
+			// annotations inside #define bodies are blanked below as well.
+			i = blankInDirective(out, src, i, end, &annots, &lx)
+			continue
+		}
+		lineStart = false
+		switch {
+		case c == '/' && i+1 < n && src[i+1] == '/':
+			for i < n && src[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < n && src[i+1] == '*':
+			i = commentEnd(src, i)
+		case c == '"' || c == '\'':
+			i = literalEnd(src, i)
+		case isIdentStart(c):
+			j := i
+			for j < n && isIdentChar(src[j]) {
+				j++
+			}
+			i = annotate(out, src, i, j, &annots, &lx)
+		default:
+			i++
+		}
+	}
+	return out, annots, pragmas
+}
+
+// annotate handles the identifier src[i:j]; it blanks and records it when
+// it is an annotation and returns where scanning continues.
+func annotate(out, src []byte, i, j int, annots *[]Annotation, lx *lineIndex) int {
+	name := string(src[i:j])
+	kind := annotationKind(name)
+	if kind == notAnnotation {
+		if name == "WHILE" && nextNonSpace(src, j) == '(' {
+			// "do { } WHILE (FALSE);" macro of the WDK samples.
+			copy(out[i:j], "while")
+		}
+		if (name == "TRY" || name == "FINALLY") && nextNonSpace(src, j) == '{' {
+			// classpnp-style TRY { } FINALLY { } macros: plain blocks.
+			*annots = append(*annots, Annotation{Name: name, Pos: lx.pos(i), End: j})
+			blank(out, i, j)
+		}
+		return j
+	}
+	end := j
+	args := ""
+	if kind != bareWord {
+		k := j
+		for k < len(src) && (src[k] == ' ' || src[k] == '\t' || src[k] == '\r' || src[k] == '\n') {
+			k++
+		}
+		if k < len(src) && src[k] == '(' {
+			if e, ok := parenEnd(src, k); ok {
+				args = strings.TrimSpace(string(src[k+1 : e-1]))
+				end = e
+			}
+		}
+	}
+	*annots = append(*annots, Annotation{Name: name, Args: collapse(args), Pos: lx.pos(i), End: end})
+	blank(out, i, end)
+	return end
+}
+
+type annKind uint8
+
+const (
+	notAnnotation annKind = iota
+	bareWord              // IN, OUT, OPTIONAL, NTAPI: never takes arguments
+	withArgs              // may be followed by (...)
+)
+
+// bareWords are WDK macros that expand to nothing or to calling
+// conventions and confuse a grammar that has not seen their definitions.
+var bareWords = map[string]bool{
+	"IN": true, "OUT": true, "OPTIONAL": true, "NTAPI": true, "WINAPI": true,
+	"NTKERNELAPI": true, "NTSYSAPI": true, "NTSYSCALLAPI": true, "NTHALAPI": true,
+	"FORCEINLINE": true, "EXTERN_C": true, "CALLBACK": true, "DECLSPEC_NOINLINE": true,
+	"PAGED_CODE_SEG": true, "INIT_CODE_SEG": true, "NONPAGED_CODE_SEG": true,
+	"FASTCALL": true, "STDCALL": true, "NTAPI_INLINE": true, "CONST_FUNCTION": true,
+	"EXTERN_C_START": true, "EXTERN_C_END": true,
+	"__callback": true, "__checkReturn": true, "__nullterminated": true, "__reserved": true,
+}
+
+func annotationKind(name string) annKind {
+	if bareWords[name] {
+		return bareWord
+	}
+	if name == "__declspec" || strings.HasPrefix(name, "DECLSPEC_") {
+		return withArgs
+	}
+	if strings.HasPrefix(name, "__drv_") || strings.HasPrefix(name, "__deref_") ||
+		strings.HasPrefix(name, "__field_") || strings.HasPrefix(name, "__success") ||
+		strings.HasPrefix(name, "__bcount") || strings.HasPrefix(name, "__ecount") {
+		return withArgs
+	}
+	for _, p := range []string{"__in", "__out", "__inout"} {
+		if name == p || strings.HasPrefix(name, p+"_") {
+			return withArgs
+		}
+	}
+	// SAL 2: _Xxx_ with at least one lower-case letter (_In_, _IRQL_requires_,
+	// _Out_writes_bytes_); all-caps _NAME_ macros are left alone.
+	if len(name) >= 3 && name[0] == '_' && name[1] >= 'A' && name[1] <= 'Z' && name[len(name)-1] == '_' {
+		if strings.ContainsFunc(name, func(r rune) bool { return r >= 'a' && r <= 'z' }) {
+			return withArgs
+		}
+	}
+	return notAnnotation
+}
+
+// blankInDirective blanks annotations inside a preprocessor directive
+// (a #define body, say) and returns end.
+func blankInDirective(out, src []byte, i, end int, annots *[]Annotation, lx *lineIndex) int {
+	// Skip "#" and the directive name so "#define _In_" itself is kept.
+	k := i + 1
+	for k < end && (src[k] == ' ' || src[k] == '\t') {
+		k++
+	}
+	d := k
+	for k < end && isIdentChar(src[k]) {
+		k++
+	}
+	directive := string(src[d:k])
+	if directive != "define" && directive != "if" && directive != "elif" {
+		return end
+	}
+	if directive == "define" {
+		// Skip the macro name.
+		for k < end && (src[k] == ' ' || src[k] == '\t') {
+			k++
+		}
+		for k < end && isIdentChar(src[k]) {
+			k++
+		}
+	}
+	for k < end {
+		c := src[k]
+		switch {
+		case c == '/' && k+1 < end && src[k+1] == '*':
+			k = min(commentEnd(src, k), end)
+		case c == '/' && k+1 < end && src[k+1] == '/':
+			for k < end && src[k] != '\n' {
+				k++
+			}
+		case c == '"' || c == '\'':
+			k = min(literalEnd(src, k), end)
+		case isIdentStart(c):
+			j := k
+			for j < end && isIdentChar(src[j]) {
+				j++
+			}
+			if annotationKind(string(src[k:j])) != notAnnotation && directive == "define" {
+				var tmp []Annotation
+				e := annotate(out, src[:end], k, j, &tmp, lx)
+				k = e
+			} else {
+				k = j
+			}
+		default:
+			k++
+		}
+	}
+	return end
+}
+
+// directiveEnd returns the offset of the newline ending the directive at
+// i, following backslash continuations and block comments.
+func directiveEnd(src []byte, i int) int {
+	n := len(src)
+	for i < n {
+		switch src[i] {
+		case '\\':
+			if i+1 < n && src[i+1] == '\n' {
+				i += 2
+				continue
+			}
+			if i+2 < n && src[i+1] == '\r' && src[i+2] == '\n' {
+				i += 3
+				continue
+			}
+		case '/':
+			if i+1 < n && src[i+1] == '*' {
+				i = commentEnd(src, i)
+				continue
+			}
+		case '\n':
+			return i
+		}
+		i++
+	}
+	return n
+}
+
+func parsePragma(d []byte) (Pragma, bool) {
+	s := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(d)), "#"))
+	s = strings.ReplaceAll(s, "\\\n", " ")
+	if !strings.HasPrefix(s, "pragma") {
+		return Pragma{}, false
+	}
+	s = strings.TrimSpace(s[len("pragma"):])
+	name := s
+	if k := strings.IndexByte(s, '('); k >= 0 {
+		name = strings.TrimSpace(s[:k])
+		s = s[k+1:]
+	} else {
+		return Pragma{}, false
+	}
+	if k := strings.LastIndexByte(s, ')'); k >= 0 {
+		s = s[:k]
+	}
+	var parts []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	switch name {
+	case "alloc_text":
+		if len(parts) < 2 {
+			return Pragma{}, false
+		}
+		return Pragma{Kind: "alloc_text", Section: strings.Trim(parts[0], `"`), Funcs: parts[1:]}, true
+	case "code_seg":
+		// code_seg("PAGE"), code_seg(), code_seg(push, "PAGE"), code_seg(pop)
+		sec := ""
+		for _, p := range parts {
+			if strings.HasPrefix(p, `"`) {
+				sec = strings.Trim(p, `"`)
+				break
+			}
+		}
+		return Pragma{Kind: "code_seg", Section: sec}, true
+	}
+	return Pragma{}, false
+}
+
+func blank(out []byte, i, j int) {
+	for k := i; k < j && k < len(out); k++ {
+		if out[k] != '\n' && out[k] != '\r' {
+			out[k] = ' '
+		}
+	}
+}
+
+// parenEnd returns the offset just past the parenthesis matching the one
+// at i, skipping literals and comments.
+func parenEnd(src []byte, i int) (int, bool) {
+	depth := 0
+	for k := i; k < len(src); {
+		switch c := src[k]; {
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+			if depth == 0 {
+				return k + 1, true
+			}
+		case c == '"' || c == '\'':
+			k = literalEnd(src, k)
+			continue
+		case c == '/' && k+1 < len(src) && src[k+1] == '*':
+			k = commentEnd(src, k)
+			continue
+		case c == ';' || c == '{' || c == '}':
+			return 0, false // an annotation argument never holds these
+		}
+		k++
+	}
+	return 0, false
+}
+
+func commentEnd(src []byte, i int) int {
+	for k := i + 2; k+1 < len(src); k++ {
+		if src[k] == '*' && src[k+1] == '/' {
+			return k + 2
+		}
+	}
+	return len(src)
+}
+
+// literalEnd returns the offset just past the string or character literal
+// starting at i; an unterminated literal ends at the line's end.
+func literalEnd(src []byte, i int) int {
+	q := src[i]
+	for k := i + 1; k < len(src); k++ {
+		switch src[k] {
+		case '\\':
+			k++
+		case q:
+			return k + 1
+		case '\n':
+			return k
+		}
+	}
+	return len(src)
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+func isIdentChar(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' }
+
+func collapse(s string) string {
+	if !strings.ContainsAny(s, "\r\n\t") && !strings.Contains(s, "  ") {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// lineIndex converts offsets to positions; offsets are asked for in
+// increasing order, so it scans forward.
+type lineIndex struct {
+	src       []byte
+	off, line int
+	lineStart int
+}
+
+func (l *lineIndex) pos(off int) Pos {
+	if l.line == 0 {
+		l.line = 1
+	}
+	if off < l.off { // restart when asked backwards
+		l.off, l.line, l.lineStart = 0, 1, 0
+	}
+	for ; l.off < off && l.off < len(l.src); l.off++ {
+		if l.src[l.off] == '\n' {
+			l.line++
+			l.lineStart = l.off + 1
+		}
+	}
+	return Pos{Line: l.line, Col: off - l.lineStart + 1, Off: off}
+}
+
+func isPragma(d []byte) bool {
+	s := strings.TrimLeft(string(d[1:]), " \t")
+	return strings.HasPrefix(s, "pragma")
+}
+
+func nextNonSpace(src []byte, i int) byte {
+	for ; i < len(src); i++ {
+		switch src[i] {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return src[i]
+		}
+	}
+	return 0
+}
+
+// externCBlock recognises "#ifdef __cplusplus" blocks whose only content
+// is extern "C" { or its closing brace, and returns their end.
+func externCBlock(src []byte, i, end int) (int, bool) {
+	d := strings.Join(strings.Fields(string(src[i:end])), " ")
+	if d != "#ifdef __cplusplus" && d != "#if defined(__cplusplus)" && d != "# ifdef __cplusplus" {
+		return 0, false
+	}
+	body := end
+	var text []string
+	for k := 0; k < 4 && body < len(src); k++ {
+		e := directiveEnd(src, body+1)
+		line := strings.TrimSpace(string(src[body+1 : e]))
+		if strings.HasPrefix(line, "#endif") {
+			joined := strings.Join(text, " ")
+			if joined == `extern "C" {` || joined == `extern "C"` || joined == "}" || joined == `extern "C"{` || joined == "} // extern \"C\"" {
+				return e, true
+			}
+			return 0, false
+		}
+		if line != "" {
+			text = append(text, line)
+		}
+		body = e
+	}
+	return 0, false
+}

@@ -1,0 +1,899 @@
+package lint
+
+import (
+	"strings"
+
+	"github.com/bugcheck/bugcheck/lint/csrc"
+)
+
+// varState is what one path knows about a tracked pointer.
+type varState struct {
+	site      *csrc.Expr // the allocating call
+	alloc     string     // allocator name
+	maybeNull bool       // not yet compared with NULL on some path
+	isNull    bool       // NULL on every path
+	live      bool       // allocated, local, not freed or handed on (some path)
+	freed     bool       // freed on every path
+	freedAt   *csrc.Expr
+	reported  bool
+	when      guard // live only while this local holds this constant
+}
+
+// guard ties a path fact to a flag or status value, so that code such as
+// "if (!NT_SUCCESS(status)) free(p)" or "if (lockHeld) release" after a
+// join is judged per path.
+type guard struct{ key, val string }
+
+// distinguishing returns a constant a holds with a value that differs in b.
+func distinguishing(a, b *state) guard {
+	best := guard{}
+	for k, av := range a.consts {
+		if bv, ok := b.consts[k]; ok && bv != av && (best.key == "" || k < best.key) {
+			best = guard{k, av}
+		}
+	}
+	return best
+}
+
+// joinGuard combines the guards of a fact present on both joined paths:
+// an unguarded side that holds the guard's value keeps the guard.
+func joinGuard(ga guard, a *state, gb guard, b *state) guard {
+	switch {
+	case ga == gb:
+		return ga
+	case ga.key != "" && gb.key == "" && b.consts[ga.key] == ga.val:
+		return ga
+	case gb.key != "" && ga.key == "" && a.consts[gb.key] == gb.val:
+		return gb
+	}
+	return guard{}
+}
+
+// prune drops facts guarded by key whose value keep rejects.
+func prune(st *state, key string, keep func(string) bool) {
+	if key == "" {
+		return
+	}
+	for k, v := range st.vars {
+		if v.when.key == key && !keep(v.when.val) {
+			v.live, v.when = false, guard{}
+			st.vars[k] = v
+		}
+	}
+	for k, h := range st.locks {
+		if h.when.key == key && !keep(h.when.val) {
+			delete(st.locks, k)
+			delete(st.must, k)
+		}
+	}
+}
+
+// held is a lock (or raised IRQL) held on a path.
+type held struct {
+	at    *csrc.Expr
+	kind  string
+	level int
+	when  guard
+}
+
+// state is the abstract state on one path.
+type state struct {
+	vars   map[string]varState
+	locks  map[string]held   // held on some path
+	must   map[string]held   // held on every path
+	consts map[string]string // flags and statuses holding a known constant (TRUE, STATUS_SUCCESS)
+	dead   bool
+}
+
+func newState() *state {
+	return &state{vars: map[string]varState{}, locks: map[string]held{}, must: map[string]held{}, consts: map[string]string{}}
+}
+
+func (s *state) clone() *state {
+	c := &state{vars: make(map[string]varState, len(s.vars)), locks: make(map[string]held, len(s.locks)), must: make(map[string]held, len(s.must)), consts: make(map[string]string, len(s.consts)), dead: s.dead}
+	for k, v := range s.consts {
+		c.consts[k] = v
+	}
+	for k, v := range s.vars {
+		c.vars[k] = v
+	}
+	for k, v := range s.locks {
+		c.locks[k] = v
+	}
+	for k, v := range s.must {
+		c.must[k] = v
+	}
+	return c
+}
+
+// merge joins two paths.
+func merge(a, b *state) *state {
+	switch {
+	case a == nil || a.dead:
+		if b == nil {
+			return a
+		}
+		return b.clone()
+	case b == nil || b.dead:
+		return a.clone()
+	}
+	c := newState()
+	for k, va := range a.vars {
+		vb, ok := b.vars[k]
+		if !ok {
+			// Untracked on the other path: keep what can still go wrong.
+			va.freed, va.isNull = false, false
+			if va.live && va.when.key == "" {
+				va.when = distinguishing(a, b)
+			}
+			c.vars[k] = va
+			continue
+		}
+		v := va
+		switch {
+		case va.live && !vb.live:
+			if v.when.key == "" {
+				v.when = distinguishing(a, b)
+			}
+		case vb.live && !va.live:
+			v.when = vb.when
+			if v.when.key == "" {
+				v.when = distinguishing(b, a)
+			}
+		case va.live && vb.live:
+			v.when = joinGuard(va.when, a, vb.when, b)
+		}
+		if v.site == nil {
+			v.site, v.alloc = vb.site, vb.alloc
+		}
+		v.maybeNull = va.maybeNull || vb.maybeNull
+		v.isNull = va.isNull && vb.isNull
+		v.live = va.live || vb.live
+		v.freed = va.freed && vb.freed
+		v.reported = va.reported || vb.reported
+		c.vars[k] = v
+	}
+	for k, vb := range b.vars {
+		if _, ok := a.vars[k]; !ok {
+			vb.freed, vb.isNull = false, false
+			if vb.live && vb.when.key == "" {
+				vb.when = distinguishing(b, a)
+			}
+			c.vars[k] = vb
+		}
+	}
+	for k, v := range a.locks {
+		if vb, ok := b.locks[k]; !ok && v.when.key == "" {
+			v.when = distinguishing(a, b)
+		} else if ok {
+			v.when = joinGuard(v.when, a, vb.when, b)
+		}
+		c.locks[k] = v
+	}
+	for k, v := range b.locks {
+		if _, ok := a.locks[k]; !ok {
+			if v.when.key == "" {
+				v.when = distinguishing(b, a)
+			}
+			c.locks[k] = v
+		}
+	}
+	for k, v := range a.must {
+		if _, ok := b.must[k]; ok {
+			c.must[k] = v
+		}
+	}
+	for k, v := range a.consts {
+		if b.consts[k] == v {
+			c.consts[k] = v
+		}
+	}
+	return c
+}
+
+// callSite records a call with the IRQL raised on the way to it.
+type callSite struct {
+	call      *csrc.Expr
+	fn        *csrc.Func
+	raisedAll int // raised on every path (0 when not)
+	raisedAny int // raised on some path
+	inTry     bool
+	probed    bool // a ProbeFor* call was seen earlier in the function
+}
+
+// walker runs the path analysis of one function.
+type walker struct {
+	c        *checker
+	fn       *csrc.Func
+	locals   map[string]bool
+	labels   map[string]*state
+	breaks   []*state // innermost loop/switch last
+	tryDepth int
+	sites    []callSite
+	probed   bool
+	exits    []*state
+}
+
+func (w *walker) run() {
+	w.locals = map[string]bool{}
+	w.labels = map[string]*state{}
+	csrc.WalkStmt(w.fn.Body, func(s *csrc.Stmt) bool {
+		for _, d := range s.Decls {
+			w.locals[d.Name] = true
+		}
+		return true
+	})
+	st := w.block(w.fn.Body, newState())
+	if st != nil && !st.dead {
+		w.exit(st, nil, w.fn.End)
+	}
+}
+
+func (w *walker) block(s *csrc.Stmt, st *state) *state {
+	if s == nil {
+		return st
+	}
+	return w.stmt(s, st, 0)
+}
+
+func (w *walker) stmts(list []*csrc.Stmt, st *state, depth int) *state {
+	for _, s := range list {
+		st = w.stmt(s, st, depth+1)
+	}
+	return st
+}
+
+func (w *walker) stmt(s *csrc.Stmt, st *state, depth int) *state {
+	if s == nil || depth > 300 {
+		return st
+	}
+	if st.dead && s.Kind != csrc.SLabel && s.Kind != csrc.SCase {
+		return st
+	}
+	switch s.Kind {
+	case csrc.SBlock:
+		return w.stmts(s.Body, st, depth)
+	case csrc.SExpr:
+		w.eval(s.Expr, st)
+	case csrc.SDecl:
+		for _, d := range s.Decls {
+			if d.Init != nil {
+				w.assign(&csrc.Expr{Kind: csrc.EIdent, Name: d.Name, Pos: d.Pos}, d.Init, st)
+			} else {
+				delete(st.vars, d.Name)
+			}
+		}
+	case csrc.SIf:
+		if s.Preproc {
+			// Both arms of #if/#else are analysed, as alternatives.
+			t := w.block(s.Then, st.clone())
+			e := st
+			if s.Else != nil {
+				e = w.block(s.Else, st.clone())
+			}
+			return merge(t, e)
+		}
+		t, f := w.cond(s.Expr, st)
+		t = w.block(s.Then, t)
+		if s.Else != nil {
+			f = w.block(s.Else, f)
+		}
+		return merge(t, f)
+	case csrc.SLoop:
+		for _, d := range s.Body {
+			st = w.stmt(d, st, depth+1)
+		}
+		if s.Init != nil {
+			w.eval(s.Init, st)
+		}
+		t, f := st, st
+		if s.Expr != nil {
+			t, f = w.cond(s.Expr, st)
+		} else {
+			t, f = st.clone(), st.clone()
+		}
+		w.breaks = append(w.breaks, nil)
+		body := w.block(s.Then, t)
+		if s.Post != nil && !body.dead {
+			w.eval(s.Post, body)
+		}
+		br := w.breaks[len(w.breaks)-1]
+		w.breaks = w.breaks[:len(w.breaks)-1]
+		if s.Expr != nil && !body.dead {
+			// The loop ends where its condition fails.
+			_, body = w.cond(s.Expr, body)
+		}
+		return merge(merge(f, body), br)
+	case csrc.SSwitch:
+		w.eval(s.Expr, st)
+		entry := st
+		cur := &state{dead: true}
+		hasDefault := false
+		w.breaks = append(w.breaks, nil)
+		for _, c := range s.Body {
+			if c.Kind == csrc.SCase {
+				if c.Expr == nil {
+					hasDefault = true
+				}
+				cur = merge(cur, entry)
+				cur = w.stmts(c.Body, cur, depth)
+				continue
+			}
+			cur = w.stmt(c, cur, depth+1)
+		}
+		br := w.breaks[len(w.breaks)-1]
+		w.breaks = w.breaks[:len(w.breaks)-1]
+		out := merge(cur, br)
+		if !hasDefault {
+			out = merge(out, entry)
+		}
+		return out
+	case csrc.SCase:
+		return w.stmts(s.Body, st, depth)
+	case csrc.SReturn:
+		if s.Expr != nil {
+			w.eval(s.Expr, st)
+			if k := s.Expr.Key(); k != "" {
+				w.escape(k, st)
+			}
+			csrc.WalkExpr(s.Expr, func(x *csrc.Expr) bool {
+				if x.Kind == csrc.EUnary && x.Op == "&" {
+					if k := x.X.Key(); k != "" {
+						w.escape(rootKey(k), st)
+					}
+				}
+				return true
+			})
+		}
+		w.exit(st, s.Expr, s.Pos)
+		st.dead = true
+	case csrc.SBreak, csrc.SLeave:
+		if n := len(w.breaks); n > 0 && s.Kind == csrc.SBreak {
+			w.breaks[n-1] = merge(w.breaks[n-1], st)
+		}
+		st.dead = true
+	case csrc.SContinue:
+		st.dead = true
+	case csrc.SGoto:
+		w.labels[s.Label] = merge(w.labels[s.Label], st)
+		st.dead = true
+	case csrc.SLabel:
+		if p, ok := w.labels[s.Label]; ok {
+			st = merge(st, p)
+		}
+		return w.stmts(s.Body, st, depth)
+	case csrc.STry:
+		w.tryDepth++
+		before := st.clone()
+		body := w.block(s.Then, st)
+		w.tryDepth--
+		if s.Else == nil {
+			return body
+		}
+		h := w.block(s.Else, merge(before, body))
+		return merge(body, h)
+	}
+	return st
+}
+
+// cond evaluates a condition and returns the states where it is true and
+// where it is false.
+func (w *walker) cond(e *csrc.Expr, st *state) (*state, *state) {
+	if e == nil {
+		return st, st.clone()
+	}
+	e = e.Strip()
+	switch {
+	case e.Kind == csrc.EUnary && e.Op == "!":
+		t, f := w.cond(e.X, st)
+		return f, t
+	case e.Kind == csrc.EBinary && e.Op == "&&":
+		ta, fa := w.cond(e.X, st)
+		tb, fb := w.cond(e.Y, ta)
+		return tb, merge(fa, fb)
+	case e.Kind == csrc.EBinary && e.Op == "||":
+		ta, fa := w.cond(e.X, st)
+		tb, fb := w.cond(e.Y, fa)
+		return merge(ta, tb), fb
+	case e.Kind == csrc.EBinary && (e.Op == "==" || e.Op == "!="):
+		k := ""
+		switch {
+		case isNullConst(e.Y):
+			k = w.condKey(e.X, st)
+		case isNullConst(e.X):
+			k = w.condKey(e.Y, st)
+		default:
+			// A fresh allocation never equals a pointer that is not a copy of
+			// it: where p == q holds, p is not the allocation.
+			w.eval(e, st)
+			eq, ne := st, st.clone()
+			for _, pair := range [][2]*csrc.Expr{{e.X, e.Y}, {e.Y, e.X}} {
+				pk, qk := pair[0].Key(), pair[1].Key()
+				pv, ok := eq.vars[pk]
+				if pk == "" || !ok || pv.site == nil {
+					continue
+				}
+				if qv, ok := eq.vars[qk]; ok && qv.site == pv.site {
+					continue
+				}
+				pv.live = false
+				eq.vars[pk] = pv
+			}
+			if e.Op == "!=" {
+				return ne, eq
+			}
+			return eq, ne
+		}
+		t, f := st, st.clone()
+		if k != "" {
+			setNull(t, k, true)
+			setNull(f, k, false)
+		}
+		if e.Op == "!=" {
+			return f, t
+		}
+		return t, f
+	case e.Kind == csrc.ECall && (e.Callee() == "NT_SUCCESS" || e.Callee() == "NT_ERROR"):
+		w.eval(e, st)
+		t, f := st, st.clone()
+		if e.Callee() == "NT_SUCCESS" && e.Arg(0) != nil {
+			key := e.Arg(0).Key()
+			prune(t, key, successStatus)
+			prune(f, key, func(v string) bool { return !successStatus(v) })
+			if v, ok := st.consts[key]; ok {
+				if successStatus(v) {
+					f.dead = true
+				} else {
+					t.dead = true
+				}
+			}
+		}
+		return t, f
+	}
+	k := w.condKey(e, st)
+	t, f := st, st.clone()
+	prune(t, k, func(v string) bool { return v != "FALSE" })
+	prune(f, k, func(v string) bool { return v == "FALSE" })
+	switch st.consts[k] {
+	case "TRUE":
+		f.dead = true
+	case "FALSE":
+		t.dead = true
+	case "":
+		if _, ptr := st.vars[k]; k != "" && w.locals[k] && !ptr {
+			// Inside "if (flag)" the flag is known on each side.
+			t.consts[k], f.consts[k] = "TRUE", "FALSE"
+		}
+	}
+	if k != "" {
+		setNull(t, k, false)
+		setNull(f, k, true)
+	}
+	return t, f
+}
+
+// condKey evaluates a tested pointer expression (possibly an assignment)
+// and returns its key.
+func (w *walker) condKey(e *csrc.Expr, st *state) string {
+	e = e.Strip()
+	if e == nil {
+		return ""
+	}
+	if e.Kind == csrc.EAssign && e.Op == "=" {
+		w.eval(e, st)
+		return e.X.Key()
+	}
+	k := e.Key()
+	if k == "" {
+		w.eval(e, st)
+		return ""
+	}
+	// Testing p->field dereferences p.
+	w.evalUses(e, st)
+	return k
+}
+
+func setNull(st *state, k string, null bool) {
+	v, ok := st.vars[k]
+	if !ok {
+		return
+	}
+	v.maybeNull = false
+	v.isNull = null
+	if null {
+		v.live = false
+		v.freed = false
+	}
+	st.vars[k] = v
+}
+
+func isNullConst(e *csrc.Expr) bool {
+	e = e.Strip()
+	return e != nil && (e.Kind == csrc.EIdent && (e.Name == "NULL" || e.Name == "nullptr") || e.Kind == csrc.ENumber && (e.Name == "0" || e.Name == "0L"))
+}
+
+// rootKey is the variable a key starts from: ctx->Buffer -> ctx.
+func rootKey(k string) string {
+	k = strings.TrimLeft(k, "*")
+	if i := strings.IndexAny(k, "-.["); i > 0 {
+		return k[:i]
+	}
+	return k
+}
+
+// eval walks an expression for its effects: uses, assignments, calls.
+func (w *walker) eval(e *csrc.Expr, st *state) {
+	w.evalDepth(e, st, 0)
+}
+
+func (w *walker) evalDepth(e *csrc.Expr, st *state, depth int) {
+	if e == nil || depth > 200 || st.dead {
+		return
+	}
+	d := depth + 1
+	switch e.Kind {
+	case csrc.ESizeof:
+		return
+	case csrc.EAssign:
+		if e.Op != "=" {
+			w.evalDepth(e.Y, st, d)
+			w.evalUses(e.X, st)
+			delete(st.consts, e.X.Key())
+			return
+		}
+		w.assign(e.X, e.Y, st)
+		return
+	case csrc.ECall:
+		for _, a := range e.Args {
+			w.evalDepth(a, st, d)
+		}
+		if e.Callee() == "" {
+			w.evalDepth(e.X, st, d)
+		}
+		w.call(e, st)
+		return
+	case csrc.EMember:
+		if e.Op == "->" {
+			w.use(e.X, st, e)
+		}
+		w.evalDepth(e.X, st, d)
+		return
+	case csrc.EIndex:
+		w.use(e.X, st, e)
+		w.evalDepth(e.X, st, d)
+		w.evalDepth(e.Y, st, d)
+		return
+	case csrc.EUnary:
+		if e.Op == "*" {
+			w.use(e.X, st, e)
+		}
+		if strings.HasSuffix(e.Op, "++") || strings.HasSuffix(e.Op, "--") {
+			delete(st.consts, e.X.Key())
+		}
+		if e.Op == "&" {
+			// &p->field computes an address without reading p's target.
+			if x := e.X.Strip(); x != nil && x.Kind == csrc.EMember {
+				w.evalDepth(x.X, st, d)
+				return
+			}
+		}
+		w.evalDepth(e.X, st, d)
+		return
+	case csrc.EBinary:
+		if e.Op == "&&" || e.Op == "||" {
+			w.evalDepth(e.X, st, d)
+			w.evalDepth(e.Y, st, d)
+			return
+		}
+	case csrc.ECond:
+		t, f := w.cond(e.X, st)
+		w.evalDepth(e.Y, t, d)
+		w.evalDepth(e.Z, f, d)
+		m := merge(t, f)
+		*st = *m
+		return
+	}
+	w.evalDepth(e.X, st, d)
+	w.evalDepth(e.Y, st, d)
+	w.evalDepth(e.Z, st, d)
+	for _, a := range e.Args {
+		w.evalDepth(a, st, d)
+	}
+}
+
+// evalUses records only the dereferences inside an lvalue.
+func (w *walker) evalUses(e *csrc.Expr, st *state) {
+	e = e.Strip()
+	if e == nil {
+		return
+	}
+	switch e.Kind {
+	case csrc.EMember:
+		if e.Op == "->" {
+			w.use(e.X, st, e)
+		}
+		w.evalUses(e.X, st)
+	case csrc.EIndex:
+		w.use(e.X, st, e)
+		w.evalUses(e.X, st)
+		w.eval(e.Y, st)
+	case csrc.EUnary:
+		if e.Op == "*" {
+			w.use(e.X, st, e)
+		}
+		if strings.HasSuffix(e.Op, "++") || strings.HasSuffix(e.Op, "--") {
+			delete(st.consts, e.X.Key())
+		}
+		w.evalUses(e.X, st)
+	default:
+		w.eval(e, st)
+	}
+}
+
+// use records a dereference of x.
+func (w *walker) use(x *csrc.Expr, st *state, at *csrc.Expr) {
+	k := x.Key()
+	if k == "" {
+		return
+	}
+	v, ok := st.vars[k]
+	if !ok {
+		return
+	}
+	if v.maybeNull && !v.reported && v.site != nil {
+		w.c.nullDeref(w.fn, k, v, at)
+		v.reported = true
+	}
+	if v.freed && v.freedAt != nil {
+		w.c.report(RuleUseAfterFree, w.fn, at.Pos, "%s is used here after it was freed by %s on line %d", k, v.freedAt.Callee(), v.freedAt.Pos.Line)
+		v.freed = false
+	}
+	v.maybeNull = false
+	st.vars[k] = v
+}
+
+// escape marks a tracked pointer as handed on: no longer this function's
+// to free.
+func (w *walker) escape(k string, st *state) {
+	v, ok := st.vars[k]
+	if !ok {
+		return
+	}
+	v.live = false
+	st.vars[k] = v
+	if v.site == nil {
+		return
+	}
+	// Copies of the pointer (p2 = p) share the allocation.
+	for ak, av := range st.vars {
+		if av.site == v.site && av.live {
+			av.live = false
+			st.vars[ak] = av
+		}
+	}
+}
+
+func (w *walker) assign(lhs, rhs *csrc.Expr, st *state) {
+	w.eval(rhs, st)
+	w.evalUses(lhs, st)
+	k := lhs.Key()
+	if k == "" {
+		if r := rhs.Key(); r != "" {
+			w.escape(r, st)
+		}
+		return
+	}
+	delete(st.consts, k)
+	for vk, v := range st.vars {
+		if v.when.key == k {
+			v.when = guard{}
+			st.vars[vk] = v
+		}
+	}
+	for lk, h := range st.locks {
+		if h.when.key == k {
+			h.when = guard{}
+			st.locks[lk] = h
+		}
+	}
+	if r := rhs.Strip(); r != nil && w.locals[k] && r.Kind == csrc.EIdent && (r.Name == "TRUE" || r.Name == "FALSE" || strings.HasPrefix(r.Name, "STATUS_")) {
+		st.consts[k] = r.Name
+	}
+	// Forget what was known about k and everything reached through it.
+	for vk := range st.vars {
+		if vk == k || strings.HasPrefix(vk, k+"->") || strings.HasPrefix(vk, k+".") {
+			delete(st.vars, vk)
+		}
+	}
+	r := rhs.Strip()
+	for r != nil && r.Kind == csrc.EAssign {
+		r = r.Y.Strip()
+	}
+	if r == nil {
+		return
+	}
+	local := w.locals[k]
+	switch {
+	case r.Kind == csrc.ECall:
+		name := r.Callee()
+		a, ok := allocators[name]
+		if !ok {
+			return
+		}
+		v := varState{site: r, alloc: name, maybeNull: !a.raises && !raisesOnFailure(r, a), live: local}
+		st.vars[k] = v
+		w.c.stored(w.fn, k, local, r)
+	case isNullConst(r):
+		st.vars[k] = varState{isNull: true}
+	default:
+		if rk := r.Key(); rk != "" {
+			if v, ok := st.vars[rk]; ok {
+				// p2 = p: follow the copy; the original stops being ours
+				// to free when the copy leaves the function.
+				nv := v
+				nv.live = local && v.live
+				nv.reported = v.reported
+				st.vars[k] = nv
+				if !local {
+					w.escape(rk, st)
+					if v.site != nil {
+						w.c.stored(w.fn, k, false, v.site)
+					}
+				} else {
+					w.escape(rk, st)
+				}
+			}
+		}
+	}
+}
+
+func raisesOnFailure(call *csrc.Expr, a allocator) bool {
+	if a.typeArg < 0 {
+		return false
+	}
+	arg := call.Arg(a.typeArg)
+	if arg == nil {
+		return false
+	}
+	s := arg.String()
+	return strings.Contains(s, "POOL_FLAG_RAISE_ON_FAILURE") || strings.Contains(s, "POOL_RAISE_IF_ALLOCATION_FAILURE") || strings.Contains(s, "MustSucceed")
+}
+
+func (w *walker) call(e *csrc.Expr, st *state) {
+	name := e.Callee()
+	level := func(m map[string]held) int {
+		l := 0
+		for _, h := range m {
+			if h.level > l {
+				l = h.level
+			}
+		}
+		return l
+	}
+	w.sites = append(w.sites, callSite{call: e, fn: w.fn, raisedAll: level(st.must), raisedAny: level(st.locks), inTry: w.tryDepth > 0, probed: w.probed})
+	if strings.HasPrefix(name, "ProbeFor") {
+		w.probed = true
+	}
+	if op, ok := lockOps[name]; ok {
+		w.lock(e, op, st)
+		return
+	}
+	if i, ok := freers[name]; ok {
+		if a := e.Arg(i); a != nil {
+			k := a.Key()
+			if k != "" {
+				v, tracked := st.vars[k]
+				switch {
+				case tracked && v.freed && v.freedAt != nil:
+					w.c.report(RuleDoubleFree, w.fn, e.Pos, "%s is freed again here; it was already freed by %s on line %d", k, v.freedAt.Callee(), v.freedAt.Pos.Line)
+				case tracked && v.isNull && poolFreers[name]:
+					w.c.report(RuleFreeNull, w.fn, e.Pos, "%s is NULL on this path when it is passed to %s", k, name)
+				}
+				v.freed, v.freedAt, v.live, v.maybeNull, v.isNull = true, e, false, false, false
+				st.vars[k] = v
+				w.escape(k, st)
+			}
+		}
+		return
+	}
+	if idx, ok := derefArgs[name]; ok {
+		for _, i := range idx {
+			if a := e.Arg(i); a != nil {
+				w.use(a, st, e)
+			}
+		}
+		return
+	}
+	if nonEscaping[name] {
+		return
+	}
+	// Anything else may keep the pointer: it is handed on.
+	for _, a := range e.Args {
+		a = a.Strip()
+		if a == nil {
+			continue
+		}
+		if k := a.Key(); k != "" {
+			w.escape(k, st)
+			continue
+		}
+		if a.Kind == csrc.EUnary && a.Op == "&" {
+			if k := a.X.Key(); k != "" {
+				w.escape(rootKey(k), st)
+				w.escape(k, st)
+				// &p lets the callee store a new value in p.
+				delete(st.vars, k)
+				delete(st.consts, k)
+			}
+		}
+	}
+}
+
+func (w *walker) lock(e *csrc.Expr, op lockOp, st *state) {
+	key := op.key
+	if op.arg >= 0 {
+		a := e.Arg(op.arg)
+		if a == nil {
+			return
+		}
+		a = a.Strip()
+		if a.Kind == csrc.EUnary && a.Op == "&" {
+			a = a.X
+		}
+		key = a.String()
+	}
+	name := e.Callee()
+	if !op.acquire {
+		delete(st.locks, key)
+		delete(st.must, key)
+		return
+	}
+	lvl := op.level
+	if (name == "KeRaiseIrql" || name == "KfRaiseIrql") && e.Arg(0).Strip().Callee() == "KeGetCurrentIrql" {
+		return // raising to the current IRQL changes nothing
+	}
+	if name == "KeRaiseIrql" || name == "KfRaiseIrql" {
+		lvl = parseIRQL(e.Arg(0).String())
+		if lvl == unknown {
+			lvl = dispatch
+		}
+	}
+	if h, ok := st.must[key]; ok && op.kind != "raised IRQL" && !strings.HasPrefix(name, "IoAcquireCancel") || ok && name == "IoAcquireCancelSpinLock" {
+		w.c.report(RuleLockTwice, w.fn, e.Pos, "the %s %s is acquired again by %s while this path still holds it from line %d", h.kind, key, name, h.at.Pos.Line)
+	}
+	h := held{at: e, kind: op.kind, level: lvl}
+	st.locks[key] = h
+	st.must[key] = h
+}
+
+// exit checks the state at a return.
+func (w *walker) exit(st *state, ret *csrc.Expr, at csrc.Pos) {
+	w.exits = append(w.exits, st.clone())
+	for k, v := range st.vars {
+		if v.live && v.site != nil && !v.isNull {
+			w.c.leak(w.fn, k, v, at)
+			v.live = false
+			st.vars[k] = v
+		}
+	}
+	if w.c.holdsOnExit(w.fn) {
+		return
+	}
+	for k, h := range st.locks {
+		if h.at == nil {
+			continue
+		}
+		w.c.lockNotReleased(w.fn, k, h, at)
+	}
+}
+
+// successStatus reports NTSTATUS constants for which NT_SUCCESS is true.
+func successStatus(name string) bool {
+	switch name {
+	case "STATUS_SUCCESS", "STATUS_PENDING", "STATUS_TIMEOUT", "STATUS_REPARSE", "STATUS_MORE_ENTRIES",
+		"STATUS_ALERTED", "STATUS_USER_APC", "STATUS_WAIT_0", "STATUS_ABANDONED", "STATUS_NOT_ALL_ASSIGNED",
+		"STATUS_SOME_NOT_MAPPED", "STATUS_OPLOCK_BREAK_IN_PROGRESS":
+		return true
+	}
+	return false
+}
