@@ -32,6 +32,10 @@ type Options struct {
 	// DefaultSkip.
 	Skip []string
 
+	// Events is what the machine's System event log says about the crash
+	// (bugcheck analyze --events); nil without a log.
+	Events *EventEvidence
+
 	// Images supplies module images (for their unwind data) so x64 stacks
 	// can be unwound into real frames; nil means scan the stack only.
 	Images unwind.Images
@@ -114,6 +118,7 @@ func Analyze(f *kdump.File, opt Options) *Report {
 	a.stackScan()
 	a.blame()
 	a.r.Bucket = a.bucket()
+	a.applyEvents()
 	a.explain()
 	return a.r
 }

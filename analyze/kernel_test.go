@@ -59,3 +59,37 @@ func TestKernelDumps(t *testing.T) {
 		})
 	}
 }
+
+// TestEventEvidence weighs a System log's hardware evidence: it outweighs
+// a weak attribution, not the driver whose own instruction faulted, and it
+// never changes the bucket.
+func TestEventEvidence(t *testing.T) {
+	hw := &analyze.EventEvidence{Matched: true, Crash: "bug check 0x50", Hardware: &analyze.HardwareEvidence{Confidence: "high", Reasons: []string{"4 corrected WHEA memory errors in the hour before"}}}
+	strong := analyze.Analyze(open(t, sample.Bytes()), analyze.Options{Events: hw})
+	if strong.Culprit.Module != "acmefilt.sys" || strong.Culprit.Kind != "driver" || !strings.Contains(strings.Join(strong.Culprit.Evidence, "\n"), "WHEA") || strong.Events != hw {
+		t.Errorf("strong attribution: %+v", strong.Culprit)
+	}
+	d := sample.Triage()
+	d.Params[2] = 0 // no faulting instruction: the driver is only on the stack
+	d.Stack = d.Stack[:0x300]
+	b, err := d.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := analyze.Analyze(open(t, b), analyze.Options{})
+	weak := analyze.Analyze(open(t, b), analyze.Options{Events: hw})
+	if plain.Culprit.Confidence == "high" || weak.Culprit.Kind != "hardware" || weak.Culprit.Confidence != "high" || weak.Bucket != plain.Bucket {
+		t.Errorf("weak attribution: %+v → %+v, buckets %s %s", plain.Culprit, weak.Culprit, plain.Bucket, weak.Bucket)
+	}
+	if !strings.Contains(strings.Join(stepsText(weak), "\n"), "mdsched") {
+		t.Errorf("hardware playbook: %v", stepsText(weak))
+	}
+}
+
+func stepsText(r *analyze.Report) []string {
+	var out []string
+	for _, s := range r.Playbook {
+		out = append(out, s.Action+" "+strings.Join(s.Commands, " "))
+	}
+	return out
+}

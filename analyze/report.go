@@ -21,25 +21,26 @@ type Report struct {
 	UptimeSeconds float64  `json:"uptime_seconds"`
 	BugCheck      BugCheck `json:"bugcheck"`
 
-	Exception   *Exception    `json:"exception,omitempty"`
-	Context     *Registers    `json:"context,omitempty"`
-	FaultingIP  *FaultingIP   `json:"faulting_ip,omitempty"`
-	Access      *Access       `json:"memory_access,omitempty"`
-	Culprit     Culprit       `json:"culprit"`
-	Bucket      string        `json:"bucket"`
-	Summary     string        `json:"summary"`
-	Explanation string        `json:"explanation"`
-	Playbook    []Step        `json:"playbook"`
-	Thread      *Thread       `json:"thread,omitempty"`
-	Process     *Process      `json:"process,omitempty"`
-	Frames      []StackFrame  `json:"frames"`
-	FramesNote  string        `json:"frames_note,omitempty"`
-	Stack       []StackSlot   `json:"stack"`
-	Modules     []Module      `json:"modules"`
-	Unloaded    []Unloaded    `json:"unloaded_modules"`
-	Machine     *MachineState `json:"machine_state,omitempty"`
-	Captured    CapturedInfo  `json:"captured"`
-	Warnings    []string      `json:"warnings"`
+	Exception   *Exception     `json:"exception,omitempty"`
+	Context     *Registers     `json:"context,omitempty"`
+	FaultingIP  *FaultingIP    `json:"faulting_ip,omitempty"`
+	Access      *Access        `json:"memory_access,omitempty"`
+	Events      *EventEvidence `json:"events,omitempty"` // from the System event log, with --events
+	Culprit     Culprit        `json:"culprit"`
+	Bucket      string         `json:"bucket"`
+	Summary     string         `json:"summary"`
+	Explanation string         `json:"explanation"`
+	Playbook    []Step         `json:"playbook"`
+	Thread      *Thread        `json:"thread,omitempty"`
+	Process     *Process       `json:"process,omitempty"`
+	Frames      []StackFrame   `json:"frames"`
+	FramesNote  string         `json:"frames_note,omitempty"`
+	Stack       []StackSlot    `json:"stack"`
+	Modules     []Module       `json:"modules"`
+	Unloaded    []Unloaded     `json:"unloaded_modules"`
+	Machine     *MachineState  `json:"machine_state,omitempty"`
+	Captured    CapturedInfo   `json:"captured"`
+	Warnings    []string       `json:"warnings"`
 }
 
 // OS describes the crashed system.

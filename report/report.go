@@ -186,6 +186,9 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 		p.line("%s", s)
 	}
 	p.blank()
+	if ev := r.Events; ev != nil {
+		eventSection(p, ev)
+	}
 	p.heading("STACK")
 	if len(r.Frames) > 0 {
 		p.line("  Call stack unwound with the modules' unwind data (innermost first):")
@@ -387,4 +390,43 @@ func (p *printer) registers(r *analyze.Report) {
 		}
 		p.line("    %s", strings.TrimRight(strings.Join(parts, " "), " "))
 	}
+}
+
+// eventSection prints what the System event log says about the crash.
+func eventSection(p *printer, ev *analyze.EventEvidence) {
+	p.heading("EVENT LOG")
+	if ev.Matched {
+		p.wrapHanging("  This crash in the log: ", ev.Crash+" (matched by "+ev.How+")")
+		for _, e := range ev.Events {
+			p.line("    - %s", e)
+		}
+	} else {
+		note := ev.Note
+		if note != "" {
+			note = " (" + note + ")"
+		}
+		p.wrapHanging("  ", "The log has no record of this crash"+note+".")
+	}
+	lists := []struct {
+		title string
+		items []string
+	}{
+		{"Hardware errors before it (WHEA):", ev.HardwareErrors},
+		{"Storage errors before it:", ev.StorageErrors},
+		{"Drivers installed or updated shortly before it:", ev.DriverChanges},
+		{"Crashes in the log without a dump here:", ev.Unmatched},
+	}
+	for _, l := range lists {
+		if len(l.items) == 0 {
+			continue
+		}
+		p.line("  %s", l.title)
+		for _, it := range l.items {
+			p.wrapHanging("    - ", it)
+		}
+	}
+	if h := ev.Hardware; h != nil {
+		p.wrapHanging("  Hardware suspected ("+h.Confidence+" confidence): ", strings.Join(h.Reasons, "; "))
+	}
+	p.blank()
 }

@@ -135,7 +135,7 @@ func analyzeCmd(stdout, stderr io.Writer) *cobra.Command {
 	var asJSON, allModules, allStack bool
 	var format, symPath string
 	var offline bool
-	var skip, images []string
+	var skip, images, eventLogs []string
 	var ff fleetFlags
 	c := &cobra.Command{
 		Use:   "analyze DUMP...",
@@ -174,6 +174,9 @@ once and listed as duplicates; a file that fails is listed with its error and th
 				opt.Skip = append(append([]string(nil), analyze.DefaultSkip...), skip...)
 			}
 			if many := !singleDump(args); many || (format != "text" && format != "markdown" && format != "md" && format != "json") {
+				if len(eventLogs) > 0 {
+					return fmt.Errorf("--events goes with the full reports of dump files (--format text, json or markdown), not with folders, archives or one-row-per-dump formats")
+				}
 				switch {
 				case asJSON:
 					format = "json"
@@ -182,9 +185,21 @@ once and listed as duplicates; a file that fails is listed with its error and th
 				}
 				return analyzeMany(args, format, ff, opt, report.TextOptions{AllModules: allModules, AllStack: allStack}, stdout, stderr)
 			}
+			var logs *logEvidence
+			if len(eventLogs) > 0 {
+				var err error
+				if logs, err = readLogEvidence(eventLogs, args, stderr); err != nil {
+					fmt.Fprintf(stderr, "bugcheck: %v\n", err)
+					return failedError{1}
+				}
+			}
 			var reports []*analyze.Report
 			err := eachDump(args, stderr, func(f *kdump.File) error {
-				r := analyze.Analyze(f, opt)
+				o := opt
+				if logs != nil {
+					o.Events = logs.byPath[f.Name]
+				}
+				r := analyze.Analyze(f, o)
 				if asJSON {
 					reports = append(reports, r)
 					return nil
@@ -222,6 +237,7 @@ once and listed as duplicates; a file that fails is listed with its error and th
 	c.Flags().StringVar(&symPath, "symbol-path", os.Getenv("_NT_SYMBOL_PATH"), "symbol path in _NT_SYMBOL_PATH syntax (srv*CACHE*URL;cache*DIR;DIR); defaults to $_NT_SYMBOL_PATH")
 	c.Flags().BoolVar(&offline, "offline", false, "never download from symbol servers; use local directories and caches only")
 	c.Flags().StringSliceVar(&images, "images", nil, "directories holding driver images and PDBs (plain, or a symbol-store tree: name.sys/TIMESTAMPSIZE/name.sys, name.pdb/GUIDAGE/name.pdb): images give unwind data for real frames, PDBs give function names; repeatable")
+	c.Flags().StringSliceVar(&eventLogs, "events", nil, "System event logs (System.evtx) of the machine: match each dump to the crash the log recorded, list crashes that left no dump, and weigh hardware errors (WHEA) in the verdict; repeatable")
 	c.Flags().StringSliceVar(&skip, "skip", nil, "more module names never to blame while another module is on the stack (e.g. mydriverlib.sys; '*' wildcard)")
 	return c
 }
