@@ -9,6 +9,7 @@ import (
 	"github.com/bugcheck/bugcheck/analyze"
 	"github.com/bugcheck/bugcheck/crashlog"
 	"github.com/bugcheck/bugcheck/kdump"
+	"github.com/bugcheck/bugcheck/symstore"
 )
 
 // logEvidence matches dumps to the crashes System event logs recorded.
@@ -74,4 +75,27 @@ func entryLines(es []crashlog.Entry) []string {
 		out = append(out, fmt.Sprintf("%s %s (%s)", e.Time.UTC().Format("2006-01-02 15:04:05Z"), e.Summary, e.Event))
 	}
 	return out
+}
+
+// prefetchStack downloads, in parallel, the images and PDBs of the modules
+// a symbol-free first pass finds on the dump's stack, so the real analysis
+// does not fetch them one by one as the unwinder reaches them.
+func prefetchStack(store *symstore.Store, f *kdump.File, opt analyze.Options) {
+	if store == nil || store.Offline || len(store.Servers) == 0 {
+		return
+	}
+	opt.Images, opt.Symbols, opt.Versions = nil, nil, nil
+	r := analyze.Analyze(f, opt)
+	want := map[string]bool{strings.ToLower(r.Culprit.Module): true}
+	for _, s := range r.Stack {
+		want[strings.ToLower(s.Module)] = true
+	}
+	drivers, _, _ := analyze.Drivers(f)
+	var mods []symstore.Module
+	for _, d := range drivers {
+		if want[strings.ToLower(d.BaseName())] {
+			mods = append(mods, symstore.Module{Name: d.BaseName(), TimeDateStamp: d.Timestamp, SizeOfImage: d.Size})
+		}
+	}
+	store.PrefetchModules(mods) // failures show up again, with their reason, where a symbol is missing
 }

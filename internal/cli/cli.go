@@ -166,7 +166,8 @@ once and listed as duplicates; a file that fails is listed with its error and th
 				return fmt.Errorf("unknown --format %q (text, table, json, jsonl, csv, markdown or html)", format)
 			}
 			opt := analyze.Options{}
-			if store := newStore(images, symPath, offline); store != nil {
+			store := newStore(images, symPath, offline)
+			if store != nil {
 				defer store.Close()
 				opt.Images, opt.Symbols, opt.Versions = store, store, store
 			}
@@ -195,6 +196,7 @@ once and listed as duplicates; a file that fails is listed with its error and th
 			}
 			var reports []*analyze.Report
 			err := eachDump(args, stderr, func(f *kdump.File) error {
+				prefetchStack(store, f, opt)
 				o := opt
 				if logs != nil {
 					o.Events = logs.byPath[f.Name]
