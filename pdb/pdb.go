@@ -1,12 +1,16 @@
 // Package pdb reads Microsoft program database (PDB) files: the MSF 7.00
 // container, the PDB info stream (GUID and age, which must match the
-// image's CodeView record), the DBI stream and the public and procedure
-// symbols that turn module+offset into function+offset.
+// image's CodeView record), the DBI stream (modules, section headers,
+// section contributions, OMAP), the public, global and procedure symbols
+// that turn module+offset into function+offset and name variables, and the
+// TPI/IPI type streams that give structure layouts (Struct, FieldOffset).
 //
 // No maintained Go PDB reader exists, so this is our own, written from the
 // format descriptions LLVM publishes. Every block index, stream size and
 // record length is checked before use; errors name the file and the
-// stream.
+// stream. Open reads only what symbol look-up needs; the type stream is
+// parsed on the first type query, and type references are followed with
+// depth and work bounds, so cyclic or hostile records cannot loop.
 package pdb
 
 import (
@@ -15,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 
 	"github.com/bugcheck/bugcheck/internal/osfile"
 )
@@ -52,16 +57,36 @@ type File struct {
 	streams   [][]uint32 // block lists
 	sizes     []uint32
 	closer    io.Closer
-	symbols   []Symbol // sorted by RVA
+	symbols   []Symbol // sorted by RVA, one per address
 	functions []Symbol // the code symbols among them
+	publics   []Symbol // every public, sorted by RVA
+
+	dbi          dbiHeader
+	modules      []Module
+	sections     []Section
+	origSections []Section // the pre-OMAP layout symbols refer to
+	omap         []byte    // OMAP-from-source pairs, nil without OMAP
+	omapIndex    []uint32  // the from of every omapStride-th pair
+	symrec       []byte    // the symbol record stream
+	symrecStr    string    // the same as a string, which public names slice
+
+	globalsHash, publicsHash hashStream
+
+	tpiOnce, ipiOnce sync.Once
+	tpi, ipi         *typeStream
+	tpiErr, ipiErr   error
 }
 
-// Symbol is a function or public symbol with its image RVA.
+// Symbol is a function, public symbol or global variable with its image
+// RVA.
 type Symbol struct {
 	Name     string
 	RVA      uint32
 	Size     uint32 // 0 when unknown (publics)
 	Function bool   // code, not data
+	// Type is a variable's or procedure's type (for S_GPROC32_ID procedures
+	// an IPI item id, see IDName); 0 for publics.
+	Type TypeIndex
 }
 
 // Open opens and parses a PDB file.
@@ -164,24 +189,29 @@ func (f *File) readDirectory() error {
 	f.sizes = make([]uint32, n)
 	pos := 4 + 4*int(n)
 	f.streams = make([][]uint32, n)
+	all := make([]uint32, 0, (len(dir)-pos)/4) // one array holds every block list
 	for i := range f.sizes {
 		sz := le.Uint32(dir[4+4*i:])
 		if sz == 0xffffffff {
 			sz = 0
+		}
+		if int64(sz) > f.size { // only blocks shared between streams could hold more
+			return f.errf(-1, int64(4+4*i), "stream %d claims %d bytes, more than the file holds", i, sz)
 		}
 		f.sizes[i] = sz
 		nb := int((uint64(sz) + uint64(f.blockSize) - 1) / uint64(f.blockSize))
 		if pos+4*nb > len(dir) {
 			return f.errf(-1, int64(pos), "stream %d (%d bytes) has more blocks than the directory lists", i, sz)
 		}
-		blocks := make([]uint32, nb)
-		for j := range blocks {
-			blocks[j] = le.Uint32(dir[pos+4*j:])
-			if blocks[j] >= f.numBlocks {
-				return f.errf(-1, int64(pos+4*j), "stream %d uses block %d of %d", i, blocks[j], f.numBlocks)
+		at := len(all)
+		for j := range nb {
+			b := le.Uint32(dir[pos+4*j:])
+			if b >= f.numBlocks {
+				return f.errf(-1, int64(pos+4*j), "stream %d uses block %d of %d", i, b, f.numBlocks)
 			}
+			all = append(all, b)
 		}
-		f.streams[i] = blocks
+		f.streams[i] = all[at:len(all):len(all)]
 		pos += 4 * nb
 	}
 	return nil
@@ -196,18 +226,47 @@ func (f *File) block(i uint32, stream int) ([]byte, error) {
 
 // Stream returns the bytes of stream i.
 func (f *File) Stream(i int) ([]byte, error) {
+	return f.streamRange(i, 0, -1)
+}
+
+// streamRange returns n bytes of stream i from offset off (to its end when
+// n < 0 or the stream is shorter). Runs of consecutive blocks are read
+// with one ReadAt each, straight into the result.
+func (f *File) streamRange(i, off, n int) ([]byte, error) {
 	if i < 0 || i >= len(f.streams) {
 		return nil, f.errf(i, 0, "no such stream (the PDB has %d)", len(f.streams))
 	}
-	out := make([]byte, 0, f.sizes[i])
-	for _, b := range f.streams[i] {
-		data, err := f.block(b, i)
-		if err != nil {
+	size := int(f.sizes[i])
+	if off < 0 || off > size {
+		return nil, f.errf(i, int64(off), "offset beyond the stream's %d bytes", size)
+	}
+	if n < 0 || n > size-off {
+		n = size - off
+	}
+	out := make([]byte, n)
+	bs := int(f.blockSize)
+	blocks := f.streams[i]
+	for done := 0; done < n; {
+		bi, within := (off+done)/bs, (off+done)%bs
+		run, k := bs-within, bi+1
+		for done+run < n && blocks[k] == blocks[k-1]+1 { // blocks cover the stream, so k stays in range
+			run += bs
+			k++
+		}
+		run = min(run, n-done)
+		at := int64(blocks[bi])*int64(bs) + int64(within)
+		if at+int64(run) > f.size {
+			return nil, f.errf(i, int64(off+done), "block %d runs past the end of the file", blocks[bi])
+		}
+		if got, err := f.r.ReadAt(out[done:done+run], at); got < run {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
 			return nil, err
 		}
-		out = append(out, data...)
+		done += run
 	}
-	return out[:f.sizes[i]], nil
+	return out, nil
 }
 
 // readInfo reads stream 1 (PDB info) and the DBI header of stream 3.
