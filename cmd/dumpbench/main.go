@@ -10,10 +10,14 @@
 // peak resident memory, sequential physical read throughput in 1 MiB
 // reads, and random 8-byte physical reads per second, both spread over all
 // of memory (each read is a page fault: this measures the kernel) and
-// within a 16 MiB working set (this measures the reader).
+// within a 16 MiB working set (this measures the reader), and random
+// 8-byte virtual reads, each translated through the dump's page tables:
+// created dumps map a 1 GiB kernel window onto pages spread over all of
+// memory; for other dumps the reads fall around the kernel's module list.
 package main
 
 import (
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -26,6 +30,8 @@ import (
 	"github.com/bugcheck/bugcheck/cpuctx"
 	"github.com/bugcheck/bugcheck/dumpwriter"
 	"github.com/bugcheck/bugcheck/kdump"
+	"github.com/bugcheck/bugcheck/paging"
+	"github.com/bugcheck/bugcheck/paging/ptbuild"
 	"github.com/bugcheck/bugcheck/physmem"
 )
 
@@ -158,12 +164,103 @@ func run(path, create string, seqBytes uint64, reads int) error {
 	}
 	fmt.Printf("random 8-byte:   %.0f reads/s within a working set of %d random pages (16 MiB)\n", rate, len(set))
 
-	// Random *virtual* reads belong here: translate random kernel virtual
-	// addresses through the dump's page tables (DirectoryTableBase) and
-	// read 8 bytes at each. That needs the virtual-to-physical translator
-	// (package paging), which is not part of this tree yet.
-	fmt.Println("random virtual:  not measured: needs the paging package (virtual-to-physical translation)")
+	if err := virtualReads(f, reads, create != ""); err != nil {
+		return err
+	}
 	printRSS("at exit")
+	return nil
+}
+
+// Created dumps map a window of kernel virtual memory, 4 KiB page by page,
+// onto physical pages spread over the whole machine, so that virtual
+// reads exercise the page-table walk.
+const (
+	windowVA   = 0xffffb00000000000
+	windowSize = 1 << 30
+)
+
+// windowPFN is the physical page that page i of the window maps, for a
+// machine of ramPages pages.
+func windowPFN(i, ramPages uint64) uint64 {
+	spread := max(ramPages/(windowSize/physmem.PageSize), 1)
+	return (i * spread) % ramPages
+}
+
+// windowTables builds the page tables of the created dump's window.
+func windowTables(ramPages uint64) (*ptbuild.Memory, error) {
+	mem := &ptbuild.Memory{}
+	b, err := ptbuild.New(paging.X64, mem, tablePFN, ptbuild.Layout{Build: 19041})
+	if err != nil {
+		return nil, err
+	}
+	for i := uint64(0); i < windowSize/physmem.PageSize; i++ {
+		if err := b.Map(windowVA+i*physmem.PageSize, windowPFN(i, ramPages)*physmem.PageSize, physmem.PageSize); err != nil {
+			return nil, err
+		}
+	}
+	return mem, nil
+}
+
+// tablePFN is where the created dump's page tables start: the header's
+// DirectoryTableBase, 0x1ad000, as on a real machine.
+const tablePFN = 0x1ad
+
+// virtualReads times random 8-byte reads at kernel virtual addresses,
+// each translated through the dump's page tables (DirectoryTableBase).
+// For dumps it did not create it reads within the first mapped window of
+// kernel space it finds: the loaded-module list's head is a safe start.
+func virtualReads(f *kdump.File, n int, created bool) error {
+	mem := f.Memory()
+	if f.PageTables() == nil {
+		fmt.Println("random virtual:  not measured: the dump holds no page tables")
+		return nil
+	}
+	base, size := uint64(windowVA), uint64(windowSize)
+	if !created {
+		// A real dump: read around the kernel's loaded-module list, 16 MiB.
+		base, size = f.Header.PsLoadedModuleList&^0xffffff, 16<<20
+	}
+	var buf [8]byte
+	if created {
+		// Stamped pages must read back through the page tables.
+		ramPages := f.Physical().Limit() / physmem.PageSize
+		checked := 0
+		for i := uint64(0); i < windowSize/physmem.PageSize && checked < 1000; i++ {
+			pfn := windowPFN(i, ramPages)
+			if pfn%stride != 0 || pfn < tablePFN+0x400 {
+				continue // unstamped, or near the page tables
+			}
+			if k, err := mem.Read(windowVA+i*physmem.PageSize, buf[:]); k != 8 || binary.LittleEndian.Uint64(buf[:]) != pfn {
+				return fmt.Errorf("virtual page %#x reads %x (%v), want the stamp of physical page %#x", windowVA+i*physmem.PageSize, buf, err, pfn)
+			}
+			checked++
+		}
+		fmt.Printf("verified:        %d stamped pages read back through the page tables\n", checked)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	if size > 16<<20 {
+		// Within 16 MiB of the window first: the cost of translation itself.
+		const working = 16 << 20
+		for i := 0; i < 4*working/physmem.PageSize; i++ {
+			_, _ = mem.Read(base+rng.Uint64N(working/8)*8, buf[:]) // fault the working set in
+		}
+		t0 := time.Now()
+		for range n {
+			_, _ = mem.Read(base+rng.Uint64N(working/8)*8, buf[:])
+		}
+		fmt.Printf("random virtual:  %.0f reads/s of 8 bytes within 16 MiB of the window (%d pages, spread over physical memory)\n",
+			float64(n)/time.Since(t0).Seconds(), working/physmem.PageSize)
+	}
+	t0 := time.Now()
+	failed := 0
+	for range n {
+		va := base + rng.Uint64N(size/8)*8
+		if k, _ := mem.Read(va, buf[:]); k != 8 {
+			failed++
+		}
+	}
+	fmt.Printf("random virtual:  %.0f reads/s of 8 bytes at random addresses of a %d MiB window at %#x (%d not in the dump; nearly every read faults a page in)\n",
+		float64(n)/time.Since(t0).Seconds(), size>>20, base, failed)
 	return nil
 }
 
@@ -179,6 +276,17 @@ func createDump(path string, ram uint64) error {
 		return err
 	}
 	d := dumpwriter.StampedBitmap(cpuctx.ArchX64, ram, stride)
+	tables, err := windowTables(ram / physmem.PageSize)
+	if err != nil {
+		return err
+	}
+	stamp := d.PageFunc
+	d.PageFunc = func(pfn uint64) []byte {
+		if p := tables.Page(pfn); p != nil {
+			return p
+		}
+		return stamp(pfn)
+	}
 	size, err := d.WriteSparse(fh)
 	if cerr := fh.Close(); err == nil {
 		err = cerr

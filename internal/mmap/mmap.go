@@ -15,7 +15,8 @@
 // large mappings are advised random access, and when scattered small reads
 // keep faulting pages in while the process has more than 64 MB of file
 // pages mapped, the mapping's page-table entries are dropped (the pages
-// stay in the page cache), so random reads over a 32 GB dump keep the
+// stay in the page cache), and while small reads keep faulting they go
+// through the file for a while, so random reads over a 32 GB dump keep the
 // process small too.
 package mmap
 
@@ -85,7 +86,7 @@ func (r *ReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("mmap: negative offset %d", off)
 	}
-	if r.data == nil || len(p) >= LargeRead {
+	if r.data == nil || len(p) >= LargeRead || r.resid.directRead() {
 		return r.f.ReadAt(p, off)
 	}
 	if off >= r.size {

@@ -13,22 +13,26 @@ import (
 // random reads over a 32 GB dump would otherwise leave gigabytes mapped
 // (each fault can also map up to 16 neighbouring pages that are already in
 // the page cache). Every checkEvery small reads it looks at the process's
-// page faults and resident file pages: when most of those reads faulted
-// (a scan over more memory than stays mapped) and the resident file pages
-// exceed residentBudget, it drops the mapping's page-table entries
-// (MADV_DONTNEED). The data stays in the page cache, so touching a page
-// again is a minor fault. A working set that reads hit is left mapped
-// whatever its size, since dropping it would only fault it back in.
+// page faults and resident file pages. When the resident file pages exceed
+// residentBudget it drops the mapping's page-table entries
+// (MADV_DONTNEED); the data stays in the page cache. When most of the
+// reads since the last check faulted (a scan over more memory than stays
+// mapped), small reads go through the file for the next direct reads: a
+// read system call costs less than a page fault and maps nothing. Then the
+// mapping is tried again, so a working set that reads hit is served from
+// memory.
 type residency struct {
 	data   []byte
 	reads  atomic.Int64
-	mu     sync.Mutex // serialises checks
-	faults int64      // the process's minor faults at the last check
+	direct atomic.Int64 // small reads left to send through the file
+	mu     sync.Mutex   // serialises checks
+	faults int64        // the process's minor faults at the last check
 }
 
 const (
 	residentBudget = 64 << 20
-	checkEvery     = 1024
+	checkEvery     = 256
+	directReads    = 1 << 16
 )
 
 // randomAdviceMin is the size from which a mapping is advised random
@@ -48,6 +52,11 @@ func (r *residency) init(data []byte) {
 	}
 }
 
+// direct reports whether the next small read should go through the file.
+func (r *residency) directRead() bool {
+	return r.direct.Load() > 0 && r.direct.Add(-1) >= 0
+}
+
 // touch records a small read from the mapping.
 func (r *residency) touch(int64, int) {
 	if r.data == nil || r.reads.Add(1)%checkEvery != 0 || !r.mu.TryLock() {
@@ -60,11 +69,17 @@ func (r *residency) touch(int64, int) {
 	}
 	faults := int64(ru.Minflt) + int64(ru.Majflt)
 	scanning := faults-r.faults > checkEvery/2
-	r.faults = faults
-	if scanning && fileResident() > residentBudget {
+	if fileResident() > residentBudget {
 		// Advice only: a failure leaves the pages mapped, which is harmless.
 		_ = syscall.Madvise(r.data, syscall.MADV_DONTNEED)
 	}
+	if scanning {
+		r.direct.Store(directReads)
+	}
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		faults = int64(ru.Minflt) + int64(ru.Majflt)
+	}
+	r.faults = faults
 }
 
 // fileResident returns the bytes of file-backed and shared memory resident

@@ -10,3 +10,4 @@ type residency struct{}
 
 func (residency) init([]byte)      {}
 func (residency) touch(int64, int) {}
+func (residency) directRead() bool { return false }
