@@ -23,9 +23,11 @@ func (m moduleFinder) ModuleAt(addr uint64) (unwind.Module, bool) {
 // supplied: with the images' unwind data on x64 and ARM64, along the EBP
 // chain on x86.
 func (a *analysis) unwindStack() {
-	if a.opt.Images == nil || a.arch != cpuctx.ArchX64 && a.arch != cpuctx.ArchARM64 && a.arch != cpuctx.ArchX86 {
+	// Dumps with page tables hold the drivers' images themselves.
+	if a.opt.Images == nil && a.f.PageTables() == nil || a.arch != cpuctx.ArchX64 && a.arch != cpuctx.ArchARM64 && a.arch != cpuctx.ArchX86 {
 		return
 	}
+	images := &dumpImages{a: a, files: a.opt.Images}
 	if a.ctx == nil || !a.ipKnown || a.ctx.PC() != a.ip {
 		a.r.FramesNote = "no register context for the fault, so the stack could not be unwound"
 		return
@@ -33,9 +35,9 @@ func (a *analysis) unwindStack() {
 	var res unwind.Result
 	switch a.arch {
 	case cpuctx.ArchX64:
-		res = unwind.X64(a.ctx, a.mem, moduleFinder{a}, a.opt.Images)
+		res = unwind.X64(a.ctx, a.mem, moduleFinder{a}, images)
 	case cpuctx.ArchARM64:
-		res = unwind.ARM64(a.ctx, a.mem, moduleFinder{a}, a.opt.Images)
+		res = unwind.ARM64(a.ctx, a.mem, moduleFinder{a}, images)
 	default:
 		res = unwind.X86(a.ctx, a.mem, moduleFinder{a})
 	}
