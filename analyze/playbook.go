@@ -102,6 +102,16 @@ func (a *analysis) playbook(base uint32) []Step {
 	admin("Check Event Viewer → Windows Logs → System around the crash: BugCheck (event 1001) and Kernel-Power (event 41) entries confirm the stop code; warnings from the same driver, disk errors or WHEA-Logger events before it show what led up to it.", "eventvwr.msc")
 	admin("If crashes keep coming with different stop codes and different drivers, suspect hardware: test the memory and look for WHEA-Logger errors.", "mdsched.exe")
 
+	if acc := a.r.Access; acc != nil && acc.Pool != nil {
+		pl := acc.Pool
+		tagC := reverse(pl.Tag) // the multi-character constant the source passes
+		switch {
+		case pl.Where == "inside":
+			dev(fmt.Sprintf("The crash touched the %s-byte pool buffer at %s, allocated with tag '%s' (written '%s' in the source): find the allocations with that tag and check the lifetime of this buffer — freed too early, or used after another thread freed it.", pl.Size, pl.Address, pl.Tag, tagC))
+		default:
+			dev(fmt.Sprintf("The %s landed %s of the %s-byte pool buffer at %s, allocated with tag '%s' (written '%s' in the source): find the allocations with that tag and check every copy and loop that writes into the buffer against its allocated size.", acc.Kind, pl.Where, pl.Size, pl.Address, pl.Tag, tagC))
+		}
+	}
 	adv := developerAdvice(base, a.f.Header.BugCheckParameters[0])
 	if adv == nil {
 		if in, ok := bugcode.Lookup(base); ok {
@@ -209,4 +219,14 @@ func developerAdvice(base uint32, p1 uint64) []string {
 func HasSpecificAdvice(code uint32) bool {
 	base := bugcode.Base(code)
 	return len(codeAdvice[base]) > 0 || developerAdvice(base, 0) != nil
+}
+
+// reverse spells a pool tag the way C source writes it: the multi-character
+// constant 'rFcA' is stored as the bytes "AcFr".
+func reverse(s string) string {
+	b := []byte(s)
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	return string(b)
 }

@@ -117,6 +117,9 @@ type Access struct {
 	// PTE is what the page tables say of the address, in dumps that hold
 	// them (kernel, automatic, active and complete dumps).
 	PTE *PTE `json:"pte,omitempty"`
+	// Pool is the pool allocation the access was aimed at, when the
+	// registers lead to one (dumps that captured its header).
+	Pool *PoolAllocation `json:"pool,omitempty"`
 }
 
 // PTE is the outcome of a page-table walk, like WinDbg's !pte.

@@ -146,6 +146,13 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 		if t := a.PTE; t != nil {
 			p.wrapHanging("    page tables: ", fmt.Sprintf("%s %s: %s", t.Entry, t.Value, t.Explanation))
 		}
+		if pl := a.Pool; pl != nil {
+			s := fmt.Sprintf("the access lands %s of a %s-byte pool buffer at %s tagged '%s'", pl.Where, pl.Size, pl.Address, pl.Tag)
+			if len(pl.Owners) > 0 {
+				s += " (the tag is in the code of " + strings.Join(pl.Owners, ", ") + ")"
+			}
+			p.wrapHanging("    pool: ", s)
+		}
 	}
 	if f := r.FaultingIP; f != nil {
 		p.blank()

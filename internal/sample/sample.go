@@ -28,6 +28,7 @@ const (
 	FaultRVA      = 0x1a40
 	FaultIP       = DriverBase + FaultRVA
 	PoolBuffer    = 0xffffc80a1b2c3f00 // 0x100-byte allocation ending at a page boundary
+	PoolTag       = "AcFr"             // its pool tag as memory holds it
 	FaultAddress  = PoolBuffer + 0x100
 	TopOfStack    = 0xfffff8027a55d000
 	StackSize     = 0x2000
@@ -75,6 +76,13 @@ var code = map[uint32][]byte{
 	},
 	// AcmeReceiveFrame: ... call AcmeCopyFrame (returns to +0x229a).
 	0x2295: {0xe8, 0x96, 0xf7, 0xff, 0xff},
+	// AcmeReceiveFrame allocates its frame buffer:
+	// ExAllocatePool2(POOL_FLAG_NON_PAGED, 0x100, PoolTag).
+	0x2270: {
+		0xb9, 0x40, 0x00, 0x00, 0x00, // mov ecx,40h
+		0xba, 0x00, 0x01, 0x00, 0x00, // mov edx,100h
+		0x41, 0xb8, 'A', 'c', 'F', 'r', // mov r8d,'rFcA'
+	},
 	// AcmeFilterReceiveNetBufferLists: ... call AcmeReceiveFrame (returns to +0x1312).
 	0x130d: {0xe8, 0x7e, 0x0e, 0x00, 0x00},
 }
@@ -130,12 +138,16 @@ func Triage() *dumpwriter.Triage {
 		}
 		blocks = append(blocks, dumpwriter.Block{Addr: DriverBase + uint64(page), Data: b})
 	}
-	// The pool page holding the buffer (the next page is the unmapped one).
-	pool := make([]byte, 0x100)
-	for i := range pool {
-		pool[i] = byte(0x41 + i%26)
+	// The pool block holding the buffer (the next page is the unmapped
+	// one): its POOL_HEADER (0x11 blocks of 16 bytes, nonpaged, tag
+	// PoolTag), then the buffer.
+	pool := make([]byte, 0x110)
+	copy(pool, []byte{0x00, 0x00, 0x11, 0x02})
+	copy(pool[4:], PoolTag)
+	for i := range pool[0x10:] {
+		pool[0x10+i] = byte(0x41 + i%26)
 	}
-	blocks = append(blocks, dumpwriter.Block{Addr: PoolBuffer, Data: pool})
+	blocks = append(blocks, dumpwriter.Block{Addr: PoolBuffer - 0x10, Data: pool})
 
 	prcb := make([]byte, 0x400)
 	le.PutUint64(prcb[8:], ThreadAddress)
