@@ -18,6 +18,7 @@ import (
 	"github.com/bugcheck/bugcheck/cpuctx"
 	"github.com/bugcheck/bugcheck/disasm"
 	"github.com/bugcheck/bugcheck/kdump"
+	"github.com/bugcheck/bugcheck/ntkernel"
 	"github.com/bugcheck/bugcheck/ntstatus"
 	"github.com/bugcheck/bugcheck/unwind"
 	"github.com/bugcheck/bugcheck/vmem"
@@ -94,6 +95,9 @@ type analysis struct {
 	stackTop              uint64
 	stack                 []byte
 	kstackLow, kstackHigh uint64 // a bigger dump's kernel stack bounds
+
+	ksymsDone bool
+	ksyms     ntkernel.Symbols // the kernel's PDB, when the symbol source has it
 }
 
 // Analyze analyses a parsed dump.
@@ -200,7 +204,11 @@ func Drivers(f *kdump.File) ([]kdump.Driver, []kdump.UnloadedDriver, []string) {
 	if t := f.Triage; t != nil {
 		return t.Drivers, t.Unloaded, nil
 	}
-	k := KernelOf(f)
+	return kernelDrivers(KernelOf(f))
+}
+
+// kernelDrivers walks the kernel's module and unloaded-driver lists.
+func kernelDrivers(k *ntkernel.Kernel) ([]kdump.Driver, []kdump.UnloadedDriver, []string) {
 	var warns []string
 	mods, err := k.Modules()
 	if err != nil {
@@ -225,6 +233,11 @@ func Drivers(f *kdump.File) ([]kdump.Driver, []kdump.UnloadedDriver, []string) {
 
 func (a *analysis) modules() {
 	drivers, unloaded, warns := Drivers(a.f)
+	if a.f.Triage == nil {
+		// With the kernel's symbols the lists are read even when the
+		// debugger data block is encoded.
+		drivers, unloaded, warns = kernelDrivers(KernelOfWith(a.f, a.kernelSymbols()))
+	}
 	if a.f.Triage == nil && len(drivers) == 0 {
 		return // a header-only view: nothing to list
 	}

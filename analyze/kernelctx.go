@@ -54,7 +54,7 @@ func (a *analysis) kernelContext() {
 	if err != nil {
 		return
 	}
-	k := KernelOf(a.f)
+	k := KernelOfWith(a.f, a.kernelSymbols())
 	threads, err := k.CurrentThreads()
 	if err != nil {
 		return
@@ -87,4 +87,22 @@ func (a *analysis) kernelContext() {
 		}
 	}
 	a.r.Warnings = append(a.r.Warnings, k.Warnings...)
+}
+
+// kernelSymbols returns the kernel's PDB symbols when the options' symbol
+// source can find images and PDBs (a symbol store does), else nil: the
+// lists are then read with the debugger data block and the offset table.
+func (a *analysis) kernelSymbols() ntkernel.Symbols {
+	if a.ksymsDone {
+		return a.ksyms
+	}
+	a.ksymsDone = true
+	finder, ok := a.opt.Symbols.(PDBFinder)
+	if !ok {
+		return nil
+	}
+	if syms, err := KernelSymbols(a.f, finder); err == nil {
+		a.ksyms = syms
+	}
+	return a.ksyms
 }

@@ -4,7 +4,13 @@
 // unloaded driver lists, the captured stack, PRCB/process/thread blobs, the
 // debugger data block, captured data blocks and secondary dump blobs. For
 // complete (full) and bitmap memory dumps, File.Physical gives the physical
-// memory (package physmem). Open memory-maps the file (package
+// memory (package physmem) and File.PageTables the kernel's address space.
+// The header does not say whether an x64 machine used 5-level paging: the
+// mode through which the kernel's debugger data block (or, when that is
+// encoded, its loaded-module list) reads right is taken, 4-level paging
+// when neither does. On ARM64 the header's DirectoryTableBase is the
+// process's single top-level table, whose upper half maps the kernel. Open
+// memory-maps the file (package
 // internal/mmap), so dumps of any size open in moments and are read where
 // needed, never whole.
 //

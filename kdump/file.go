@@ -140,8 +140,9 @@ func (f *File) Context() (*cpuctx.Context, error) {
 	return cpuctx.Parse(f.Arch, f.Header.ContextRecord)
 }
 
-// pagingMode is the page-table format of the dumped machine. 64-bit x86
-// dumps are taken to use 4-level tables: the header does not record CR4.LA57.
+// pagingMode is the page-table format the header implies. For x64 it is
+// 4-level paging: the header does not record CR4.LA57, so buildMemory
+// checks it against the kernel's own data (see kernelFits).
 func (f *File) pagingMode() paging.Mode {
 	switch {
 	case f.Arch == cpuctx.ArchARM64:
@@ -152,6 +153,47 @@ func (f *File) pagingMode() paging.Mode {
 		return paging.X86
 	}
 	return paging.X64
+}
+
+func (f *File) translator(m paging.Mode) *paging.Translator {
+	return paging.NewWithOptions(m, f.Header.DirectoryTableBase, f.phys, paging.Options{Build: f.Header.MinorVersion})
+}
+
+// kernelFits reports whether the kernel's own data reads right through t:
+// the debugger data block at the header's KdDebuggerDataBlock carries its
+// "KDBG" tag, or, when the block is encoded, the loaded-module list head
+// at the header's PsLoadedModuleList links to an entry that links back.
+//
+// This is how 5-level paging (LA57) is told from 4-level paging, which the
+// header does not record: a 4-level walk of a 5-level root indexes the
+// PML5 table with bits 47:39 of the address, which on a 5-level machine
+// selects an empty or unrelated entry, so the kernel's variables do not
+// read right; the walk that finds them is the machine's. 4-level paging is
+// tried first and kept when neither fits.
+func (f *File) kernelFits(t *paging.Translator) bool {
+	h := f.Header
+	if h.KdDebuggerDataBlock != 0 {
+		var b [0x18]byte
+		if n, _ := t.ReadAt(b[:], h.KdDebuggerDataBlock); n == len(b) && string(b[0x10:0x14]) == "KDBG" {
+			return true
+		}
+	}
+	head := h.PsLoadedModuleList
+	if head == 0 {
+		return false
+	}
+	var b [16]byte
+	if n, _ := t.ReadAt(b[:], head); n < len(b) {
+		return false
+	}
+	flink := binary.LittleEndian.Uint64(b[:])
+	if flink == 0 || flink == head {
+		return false
+	}
+	if n, _ := t.ReadAt(b[:], flink); n < len(b) {
+		return false
+	}
+	return binary.LittleEndian.Uint64(b[8:]) == head
 }
 
 // PageTables returns the translator of the kernel's address space (the
@@ -171,7 +213,12 @@ func (f *File) buildMemory() {
 	if t == nil {
 		f.mem = vmem.New(nil)
 		if f.phys != nil {
-			f.pages = paging.NewWithOptions(f.pagingMode(), f.Header.DirectoryTableBase, f.phys, paging.Options{Build: f.Header.MinorVersion})
+			f.pages = f.translator(f.pagingMode())
+			if f.Arch == cpuctx.ArchX64 && !f.kernelFits(f.pages) {
+				if la57 := f.translator(paging.X64LA57); f.kernelFits(la57) {
+					f.pages = la57
+				}
+			}
 			f.mem = f.mem.WithBacking(virtual{f.pages})
 		}
 		return

@@ -323,7 +323,10 @@ func FuzzNewFile(f *testing.F) {
 	// Small full and bitmap dumps, cut after their first stored page.
 	for _, arch := range []cpuctx.Arch{cpuctx.ArchX64, cpuctx.ArchX86} {
 		for _, layout := range []dumpwriter.Layout{dumpwriter.LayoutFull, dumpwriter.LayoutBitmap} {
-			d := &dumpwriter.MemoryDump{Arch: arch, Layout: layout, PAE: true,
+			// The kernel pointers make the paging-mode check walk the
+			// (garbage) tables at page 1.
+			d := &dumpwriter.MemoryDump{Arch: arch, Layout: layout, PAE: true, DirectoryTableBase: 0x1000,
+				KdDebuggerDataBlock: 0xfffff80270a00000, PsLoadedModuleList: 0xfffff80271000000,
 				Runs:  []kdump.PhysicalMemoryRun{{BasePage: 1, PageCount: 2}, {BasePage: 9, PageCount: 1}},
 				Pages: map[uint64][]byte{1: []byte("page one"), 9: []byte("page nine")}}
 			b, err := d.Bytes()

@@ -33,17 +33,11 @@ var (
 // Modules walks PsLoadedModuleList. An entry whose fields cannot be read
 // ends the walk with an error; the modules read before it are returned.
 func (k *Kernel) Modules() ([]Module, error) {
-	head := k.PsLoadedModuleList
-	if k.KDBG != nil && k.KDBG.PsLoadedModuleList != 0 {
-		head = k.KDBG.PsLoadedModuleList
-	}
+	head := k.moduleHead()
 	if head == 0 {
 		return nil, fmt.Errorf("no PsLoadedModuleList address in the dump")
 	}
-	lay := ldr64
-	if k.ptrSize() == 4 {
-		lay = ldr32
-	}
+	lay := k.ldrLayout()
 	tsOff := -1 // chosen on the first entry whose image header is readable
 	var mods []Module
 	var entryErr error
@@ -77,6 +71,36 @@ func (k *Kernel) Modules() ([]Module, error) {
 		k.warnf("module timestamps read at offset %#x without an image header to confirm it", tsOff)
 	}
 	return mods, err
+}
+
+// moduleHead returns the address of PsLoadedModuleList: the debugger data
+// block's, the header's, or the symbols'.
+func (k *Kernel) moduleHead() uint64 {
+	if k.KDBG != nil && k.KDBG.PsLoadedModuleList != 0 {
+		return k.KDBG.PsLoadedModuleList
+	}
+	if k.PsLoadedModuleList != 0 || k.Symbols == nil || k.KernBase == 0 {
+		return k.PsLoadedModuleList
+	}
+	a, _ := k.Global("PsLoadedModuleList")
+	return a
+}
+
+// ldrLayout returns the KLDR_DATA_TABLE_ENTRY offsets: the symbols' when
+// they give them all, else those that have not moved since Windows XP.
+func (k *Kernel) ldrLayout() ldrLayout {
+	lay := ldr64
+	if k.ptrSize() == 4 {
+		lay = ldr32
+	}
+	if s, err := k.symbolLayout(); err == nil && s.ldrOK() {
+		l := s.ldr
+		if len(l.timestamps) == 0 {
+			l.timestamps = lay.timestamps
+		}
+		return l
+	}
+	return lay
 }
 
 func (k *Kernel) module(e uint64, lay ldrLayout) (Module, error) {
@@ -159,18 +183,26 @@ const unloadedSlots = 50
 // Unloaded reads MmUnloadedDrivers, most recent first. Empty slots are
 // skipped.
 func (k *Kernel) Unloaded() ([]UnloadedModule, error) {
-	d := k.KDBG
-	if d == nil || d.MmUnloadedDrivers == 0 || d.MmLastUnloadedDriver == 0 {
-		return nil, fmt.Errorf("the debugger data block does not locate the unloaded drivers")
+	var arrVar, lastVar uint64
+	if d := k.KDBG; d != nil {
+		arrVar, lastVar = d.MmUnloadedDrivers, d.MmLastUnloadedDriver
 	}
-	arr, err := k.Ptr(d.MmUnloadedDrivers)
+	if arrVar == 0 || lastVar == 0 {
+		a, err1 := k.Global("MmUnloadedDrivers")
+		l, err2 := k.Global("MmLastUnloadedDriver")
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("neither the debugger data block nor the kernel's symbols locate the unloaded drivers")
+		}
+		arrVar, lastVar = a, l
+	}
+	arr, err := k.Ptr(arrVar)
 	if err != nil {
 		return nil, fmt.Errorf("MmUnloadedDrivers: %w", err)
 	}
 	if arr == 0 {
 		return nil, nil // nothing was ever unloaded
 	}
-	last, err := k.u32(d.MmLastUnloadedDriver)
+	last, err := k.u32(lastVar)
 	if err != nil {
 		return nil, fmt.Errorf("MmLastUnloadedDriver: %w", err)
 	}

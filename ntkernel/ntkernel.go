@@ -1,11 +1,13 @@
 // Package ntkernel reads the Windows kernel's own bookkeeping out of a
-// crash dump's virtual memory without symbols: the KDDEBUGGER_DATA64
+// crash dump's virtual memory, with or without symbols: the KDDEBUGGER_DATA64
 // block, the loaded-module list (PsLoadedModuleList), the process list
 // (PsActiveProcessHead) and each processor's current thread — what WinDbg's
 // `lm`, `!process 0 0` and `!thread` show.
 //
-// Structure offsets come from the debugger data block where it carries
-// them, otherwise from the per-build table in package ntoffsets, and are
+// Structure offsets come from the kernel's PDB when the caller supplies
+// it (Symbols, which also decode a debugger data block the kernel left
+// encoded), from the debugger data block where it carries them, otherwise
+// from the per-build table in package ntoffsets or a scan, and are
 // always checked against what the memory holds (the System process has ID
 // 4 and is named "System"; an image header carries the timestamp its
 // module entry claims). Lists are walked with a bound and a visited set, so
@@ -42,12 +44,21 @@ type Kernel struct {
 	PsLoadedModuleList  uint64
 	PsActiveProcessHead uint64
 	Processors          int
+	// KernBase is the kernel's image base; when 0 it is taken from KDBG or
+	// the loaded-module list.
+	KernBase uint64
+	// Symbols, when set, give the structure layouts and the kernel's
+	// variables (from ntoskrnl's PDB).
+	Symbols Symbols
 
 	Warnings []string
 
 	layoutDone bool // the EPROCESS layout is looked up once
 	layout     ProcessLayout
 	layoutErr  error
+	symDone    bool // the symbols' layout is read once
+	sym        *symLayout
+	symErr     error
 }
 
 func (k *Kernel) warnf(format string, args ...any) {

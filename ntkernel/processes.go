@@ -57,6 +57,12 @@ func (k *Kernel) findProcessLayout() (ProcessLayout, error) {
 	if d := k.KDBG; d != nil && d.SizeEProcess != 0 {
 		lay.DTB, lay.Parent, lay.Peb, lay.Size = int(d.EprocessDirectoryTableBase), int(d.EprocessParentCID), int(d.EprocessPeb), int(d.SizeEProcess)
 	}
+	if s, err := k.symbolLayout(); err == nil && s.procOK() {
+		if k.nameAt(first-uint64(s.proc.Links)+uint64(s.proc.Name)) == "System" {
+			return s.proc, nil
+		}
+		k.warnf("the kernel symbols' EPROCESS layout does not fit this dump (no \"System\" at ImageFileName); trying the other sources")
+	}
 	if off, ok := ntoffsets.For(k.Arch, k.Build); ok && off.EprocessProcessLinks != 0 {
 		l := lay
 		l.Links, l.Name, l.Source = off.EprocessProcessLinks, off.EprocessImageFileName, fmt.Sprintf("offset table for build %d", k.Build)
@@ -72,6 +78,10 @@ func (k *Kernel) processHead() uint64 {
 	if k.KDBG != nil && k.KDBG.PsActiveProcessHead != 0 {
 		return k.KDBG.PsActiveProcessHead
 	}
+	if k.PsActiveProcessHead == 0 && k.Symbols != nil {
+		a, _ := k.Global("PsActiveProcessHead")
+		return a
+	}
 	return k.PsActiveProcessHead
 }
 
@@ -83,7 +93,8 @@ func (k *Kernel) scanProcessLayout(head, first uint64, lay ProcessLayout) (Proce
 	ps := uint64(k.ptrSize())
 	buf := k.readLoose(first-window, 2*window)
 	nameRel := int64(-1)
-	for i := 0; i+16 <= len(buf); i += 8 {
+	// ImageFileName is pointer-aligned: 8 bytes on 64-bit kernels, 4 on x86.
+	for i := 0; i+16 <= len(buf); i += int(ps) {
 		if bytes.Equal(buf[i:i+7], []byte("System\x00")) {
 			nameRel = int64(i) - window
 			break
@@ -196,13 +207,39 @@ func (t Thread) ContainsStack(sp uint64) bool {
 	return t.StackLimit != 0 && sp >= t.StackLimit && sp < t.InitialStack
 }
 
-// CurrentThreads returns each processor's current thread, from
-// KiProcessorBlock and the PRCB offsets of the debugger data block.
-// Processors whose PRCB is not in the dump are skipped with a warning.
-func (k *Kernel) CurrentThreads() ([]Thread, error) {
+// threadLayout is where CurrentThreads finds its members.
+type threadLayout struct {
+	processorBlock                                                uint64
+	prcbThread, apcProcess, initialStack, stackLimit, kernelStack uint64
+}
+
+// threadOffsets returns the thread layout: the kernel symbols' when they
+// give it, else the debugger data block's (StackLimit follows
+// InitialStack in KTHREAD on every build, x86 and 64-bit).
+func (k *Kernel) threadOffsets() (threadLayout, error) {
+	ps := uint64(k.ptrSize())
+	if s, err := k.symbolLayout(); err == nil && s.threadOK() {
+		if pb, err := k.Global("KiProcessorBlock"); err == nil {
+			return threadLayout{processorBlock: pb, prcbThread: uint64(s.prcbThread), apcProcess: uint64(s.apcProcess),
+				initialStack: uint64(s.initialStack), stackLimit: uint64(s.stackLimit), kernelStack: uint64(s.kernelStack)}, nil
+		}
+	}
 	d := k.KDBG
 	if d == nil || d.KiProcessorBlock == 0 || d.SizePrcb == 0 {
-		return nil, fmt.Errorf("the debugger data block does not locate the processors")
+		return threadLayout{}, fmt.Errorf("neither the debugger data block nor the kernel's symbols locate the processors")
+	}
+	return threadLayout{processorBlock: d.KiProcessorBlock, prcbThread: uint64(d.PrcbCurrentThread), apcProcess: uint64(d.KThreadApcProcess),
+		initialStack: uint64(d.KThreadInitialStack), stackLimit: uint64(d.KThreadInitialStack) + ps, kernelStack: uint64(d.KThreadKernelStack)}, nil
+}
+
+// CurrentThreads returns each processor's current thread, from
+// KiProcessorBlock and the PRCB and KTHREAD offsets of the kernel's
+// symbols or the debugger data block. Processors whose PRCB is not in the
+// dump are skipped with a warning.
+func (k *Kernel) CurrentThreads() ([]Thread, error) {
+	lay, err := k.threadOffsets()
+	if err != nil {
+		return nil, err
 	}
 	n := k.Processors
 	if n <= 0 || n > 4096 {
@@ -211,23 +248,21 @@ func (k *Kernel) CurrentThreads() ([]Thread, error) {
 	ps := uint64(k.ptrSize())
 	var out []Thread
 	for i := 0; i < n; i++ {
-		prcb, err := k.Ptr(d.KiProcessorBlock + uint64(i)*ps)
+		prcb, err := k.Ptr(lay.processorBlock + uint64(i)*ps)
 		if err != nil || !k.isKernelPtr(prcb) {
 			k.warnf("processor %d: PRCB pointer not readable (%v)", i, err)
 			continue
 		}
-		th, err := k.Ptr(prcb + uint64(d.PrcbCurrentThread))
+		th, err := k.Ptr(prcb + lay.prcbThread)
 		if err != nil || !k.isKernelPtr(th) {
 			k.warnf("processor %d: current thread not readable (%v)", i, err)
 			continue
 		}
 		t := Thread{Processor: i, Address: th}
-		t.Process, _ = k.Ptr(th + uint64(d.KThreadApcProcess))
-		t.InitialStack, _ = k.Ptr(th + uint64(d.KThreadInitialStack))
-		t.KernelStack, _ = k.Ptr(th + uint64(d.KThreadKernelStack))
-		// StackLimit follows InitialStack in KTHREAD on every 64-bit build;
-		// on x86 it follows it too (InitialStack, StackLimit, KernelStack).
-		t.StackLimit, _ = k.Ptr(th + uint64(d.KThreadInitialStack) + ps)
+		t.Process, _ = k.Ptr(th + lay.apcProcess)
+		t.InitialStack, _ = k.Ptr(th + lay.initialStack)
+		t.KernelStack, _ = k.Ptr(th + lay.kernelStack)
+		t.StackLimit, _ = k.Ptr(th + lay.stackLimit)
 		if t.StackLimit >= t.InitialStack {
 			t.StackLimit = 0
 		}
@@ -258,6 +293,9 @@ func (k *Kernel) threadIDs(t *Thread) {
 		}
 		t.PID, t.TID = p, tid
 		return true
+	}
+	if s, err := k.symbolLayout(); err == nil && s.cid >= 0 && check(uint64(s.cid)) {
+		return
 	}
 	if off, ok := ntoffsets.For(k.Arch, k.Build); ok && off.EthreadCid != 0 && check(uint64(off.EthreadCid)) {
 		return

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"math"
 	"path"
 	"strconv"
 	"strings"
@@ -54,12 +55,28 @@ func parseHex(s string) (uint64, error) {
 // readMem reads n bytes at addr; present[i] says whether byte i was in the
 // dump. Missing bytes are zero.
 func readMem(f *kdump.File, addr uint64, n int) ([]byte, []bool) {
+	return readPages(f.Memory().Read, addr, n)
+}
+
+// readPhysical is readMem over physical addresses. A full or bitmap dump
+// lacks pages it did not capture (physmem's NotInDumpError); those bytes
+// are reported missing, like unmapped virtual ones.
+func readPhysical(f *kdump.File, addr uint64, n int) ([]byte, []bool) {
+	pm := f.Physical()
+	return readPages(func(a uint64, p []byte) (int, error) {
+		if a > math.MaxInt64 {
+			return 0, nil
+		}
+		return pm.ReadAt(p, int64(a))
+	}, addr, n)
+}
+
+func readPages(read func(uint64, []byte) (int, error), addr uint64, n int) ([]byte, []bool) {
 	b := make([]byte, n)
 	present := make([]bool, n)
-	mem := f.Memory()
 	for off := 0; off < n; {
 		step := min(n-off, 0x1000-int((addr+uint64(off))&0xfff))
-		got, _ := mem.Read(addr+uint64(off), b[off:off+step])
+		got, _ := read(addr+uint64(off), b[off:off+step])
 		for i := off; i < off+got; i++ {
 			present[i] = true
 		}
@@ -74,16 +91,27 @@ type memoryLine struct {
 }
 
 func readCmd(stdout, stderr io.Writer) *cobra.Command {
-	var asJSON bool
+	var asJSON, physical bool
 	c := &cobra.Command{
 		Use:   "read DUMP ADDR [LEN]",
-		Short: "Hex dump of memory the dump captured (like WinDbg's db)",
+		Short: "Hex dump of memory the dump captured (like WinDbg's db, or !db with --physical)",
 		Long: `read prints LEN bytes (hex, default 0x80) at ADDR, a virtual address in hex or module+offset
-(e.g. amdppm.sys+0x334c). Bytes the dump did not capture show as ??.`,
+(e.g. amdppm.sys+0x334c). Bytes the dump did not capture show as ??.
+With --physical, ADDR is a physical address (hex) in a kernel, automatic, active or complete
+memory dump, like WinDbg's !db.`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachDump(args[:1], stderr, func(f *kdump.File) error {
-				addr, err := parseAddr(f, args[1])
+				var addr uint64
+				var err error
+				if physical {
+					if f.Physical() == nil {
+						return fmt.Errorf("this %s holds no physical memory; --physical needs a kernel, automatic, active or complete memory dump", f.Header.DumpType)
+					}
+					addr, err = parseHex(args[1])
+				} else {
+					addr, err = parseAddr(f, args[1])
+				}
 				if err != nil {
 					return err
 				}
@@ -96,7 +124,15 @@ func readCmd(stdout, stderr io.Writer) *cobra.Command {
 				if n == 0 || n > maxRead {
 					return fmt.Errorf("length %#x: give 1 to %#x bytes", n, maxRead)
 				}
-				b, present := readMem(f, addr, int(n))
+				read, text, hexs := readMem, addrText, ptrHex
+				if physical {
+					// Physical addresses are as wide as the dump's page tables
+					// allow (36 bits and more with PAE), so they are not
+					// truncated to the pointer width.
+					read, text = readPhysical, physText
+					hexs = func(_ *kdump.File, v uint64) string { return fmt.Sprintf("%#x", v) }
+				}
+				b, present := read(f, addr, int(n))
 				var lines []memoryLine
 				for off := 0; off < len(b); off += 16 {
 					end := min(off+16, len(b))
@@ -117,26 +153,32 @@ func readCmd(stdout, stderr io.Writer) *cobra.Command {
 							asc.WriteByte('.')
 						}
 					}
-					l := memoryLine{Address: ptrHex(f, addr+uint64(off)), Hex: hx.String()}
+					l := memoryLine{Address: hexs(f, addr+uint64(off)), Hex: hx.String()}
 					lines = append(lines, l)
 					if !asJSON {
-						fmt.Fprintf(stdout, "%s  %-47s  %s\n", addrText(f, addr+uint64(off)), l.Hex, asc.String())
+						fmt.Fprintf(stdout, "%s  %-47s  %s\n", text(f, addr+uint64(off)), l.Hex, asc.String())
 					}
 				}
 				if asJSON {
 					return writeJSON(stdout, struct {
-						Address string       `json:"address"`
-						Length  int          `json:"length"`
-						Lines   []memoryLine `json:"lines"`
-					}{ptrHex(f, addr), len(b), lines})
+						Address  string       `json:"address"`
+						Physical bool         `json:"physical,omitempty"`
+						Length   int          `json:"length"`
+						Lines    []memoryLine `json:"lines"`
+					}{hexs(f, addr), physical, len(b), lines})
 				}
 				return nil
 			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "write JSON")
+	c.Flags().BoolVar(&physical, "physical", false, "ADDR is a physical address (kernel and complete memory dumps)")
 	return c
 }
+
+// physText renders a physical address for aligned columns, as WinDbg's !db
+// does: a '#' before the hex.
+func physText(_ *kdump.File, v uint64) string { return fmt.Sprintf("#%9x", v) }
 
 // ptrHex renders an address in the dump's pointer width.
 func ptrHex(f *kdump.File, v uint64) string {
