@@ -53,6 +53,9 @@ func TestKernelDumps(t *testing.T) {
 			if len(r.Stack) != len(small.Stack) || r.Captured.PhysicalPages == 0 {
 				t.Errorf("%d stack slots (small dump: %d), %d physical pages", len(r.Stack), len(small.Stack), r.Captured.PhysicalPages)
 			}
+			if m := r.Machine; m == nil || m.CommitPercent != 37.5 || m.PhysicalPages != 0x3f0000 || m.AvailablePages != 0x200000 || m.CommitPeakPages != 0x1a0000 || len(m.Notes) != 0 {
+				t.Errorf("machine state %+v", r.Machine)
+			}
 			if len(r.Warnings) != 0 {
 				t.Errorf("warnings %q", r.Warnings)
 			}

@@ -3,6 +3,8 @@ package analyze
 import (
 	"fmt"
 	"strings"
+
+	"github.com/bugcheck/bugcheck/ntkernel"
 )
 
 // machineState reports the memory manager's state when the dump recorded
@@ -10,7 +12,11 @@ import (
 // use, so "crashed under memory pressure" or "Verifier was on" is visible.
 func (a *analysis) machineState() {
 	t := a.f.Triage
-	if t == nil || t.Mm == nil {
+	if t == nil {
+		a.kernelMachineState()
+		return
+	}
+	if t.Mm == nil {
 		return
 	}
 	m := t.Mm
@@ -46,4 +52,38 @@ func (a *analysis) machineState() {
 
 func isPrintable(b []byte) bool {
 	return strings.IndexFunc(string(b), func(r rune) bool { return r < 0x20 || r > 0x7e }) < 0
+}
+
+// kernelMachineState reads the same state from the kernel's own counters
+// in dumps that hold its memory.
+func (a *analysis) kernelMachineState() {
+	k := KernelOfWith(a.f, a.kernelSymbols())
+	c, err := k.MemoryCounters()
+	if err != nil || c == (ntkernel.MemoryCounters{}) {
+		return // recent builds leave most slots empty
+	}
+	s := &MachineState{CommittedPages: c.CommittedPages, CommitPeakPages: c.CommitPeakPages, CommitLimitPages: c.CommitLimitPages,
+		NonPagedPoolUsed: c.NonPagedPoolPages, NonPagedPoolMax: c.NonPagedPoolMax, PagedPoolMax: c.PagedPoolMax,
+		PhysicalPages: c.PhysicalPages, AvailablePages: c.AvailablePages}
+	if c.VerifierFlags != 0 {
+		s.VerifierFlags = fmt.Sprintf("%#x", c.VerifierFlags)
+		s.Notes = append(s.Notes, fmt.Sprintf("Driver Verifier was active (flags %#x)", c.VerifierFlags))
+	}
+	if tag := c.SpecialPoolTag; tag != 0 && tag != 0xffffffff {
+		b := []byte{byte(tag), byte(tag >> 8), byte(tag >> 16), byte(tag >> 24)}
+		s.SpecialPoolTag = fmt.Sprintf("%#x", tag)
+		if isPrintable(b) {
+			s.SpecialPoolTag = string(b)
+		}
+	}
+	if c.CommitLimitPages > 0 {
+		s.CommitPercent = float64(int(1000*float64(c.CommittedPages)/float64(c.CommitLimitPages))) / 10
+		if s.CommitPercent >= 90 {
+			s.Notes = append(s.Notes, fmt.Sprintf("memory was nearly exhausted: commit charge at %.1f%% of the limit", s.CommitPercent))
+		}
+	}
+	if c.PhysicalPages > 0 && c.AvailablePages*100 < c.PhysicalPages {
+		s.Notes = append(s.Notes, fmt.Sprintf("almost no physical memory was free: %d of %d pages available", c.AvailablePages, c.PhysicalPages))
+	}
+	a.r.Machine = s
 }

@@ -234,6 +234,8 @@ type MachineState struct {
 	NonPagedPoolMax  uint64   `json:"nonpaged_pool_maximum,omitempty"`
 	PagedPoolUsed    uint64   `json:"paged_pool_allocated,omitempty"`
 	PagedPoolMax     uint64   `json:"paged_pool_maximum,omitempty"`
+	PhysicalPages    uint64   `json:"physical_pages,omitempty"`  // bigger dumps: MmNumberOfPhysicalPages
+	AvailablePages   uint64   `json:"available_pages,omitempty"` // bigger dumps: MmAvailablePages
 	Notes            []string `json:"notes,omitempty"`
 }
 

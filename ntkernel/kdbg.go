@@ -31,6 +31,20 @@ type DebuggerData struct {
 	MmLastUnloadedDriver  uint64
 	MmPhysicalMemoryBlock uint64
 
+	// Addresses of the memory manager's counters (0 where the build
+	// leaves a slot empty): see Kernel.MemoryCounters.
+	MmNumberOfPhysicalPages      uint64
+	MmMaximumNonPagedPoolInBytes uint64
+	MmSizeOfPagedPoolInBytes     uint64
+	MmTotalCommitLimit           uint64
+	MmTotalCommittedPages        uint64
+	MmAvailablePages             uint64
+	MmSpecialPoolTag             uint64
+	KernelVerifier               uint64
+	MmAllocatedNonPagedPool      uint64
+	MmPeakCommitment             uint64
+	MmTotalCommitLimitMaximum    uint64
+
 	// Structure layout of the running build, in bytes; 0 when the block is
 	// too old to carry it.
 	KThreadNextProcessor       uint16
@@ -89,6 +103,10 @@ func ParseDebuggerData(b []byte, is64 bool) (*DebuggerData, error) {
 	d.MmUnloadedDrivers = p(0x220)
 	d.MmLastUnloadedDriver = p(0x228)
 	d.MmPhysicalMemoryBlock = p(0x270)
+	d.MmNumberOfPhysicalPages, d.MmMaximumNonPagedPoolInBytes = p(0xf8), p(0x100)
+	d.MmSizeOfPagedPoolInBytes, d.MmTotalCommitLimit, d.MmTotalCommittedPages = p(0x140), p(0x148), p(0x150)
+	d.MmAvailablePages, d.MmSpecialPoolTag, d.KernelVerifier = p(0x1a8), p(0x238), p(0x240)
+	d.MmAllocatedNonPagedPool, d.MmPeakCommitment, d.MmTotalCommitLimitMaximum = p(0x250), p(0x258), p(0x260)
 	if d.Size < DebuggerDataMinSize {
 		return d, nil // an old block without the layout fields
 	}

@@ -354,6 +354,13 @@ func TestCorpusDebuggerData(t *testing.T) {
 	got := *d
 	got.PspCidTable, got.KiBugcheckData, got.MmPfnDatabase, got.MmSystemRangeStart, got.NtBuildLab = 0, 0, 0, 0, 0
 	got.MmUnloadedDrivers, got.MmLastUnloadedDriver, got.MmPhysicalMemoryBlock = 0, 0, 0
+	// Windows 10 2004 fills only some counter slots, each a variable in nt.
+	for _, v := range []uint64{got.MmSizeOfPagedPoolInBytes, got.MmSpecialPoolTag, got.KernelVerifier} {
+		if v-d.KernBase >= 0x1046000 {
+			t.Errorf("counter variable %#x is not inside ntoskrnl.exe", v)
+		}
+	}
+	got.MmSizeOfPagedPoolInBytes, got.MmSpecialPoolTag, got.KernelVerifier = 0, 0, 0
 	got.KThreadNextProcessor, got.KThreadTeb, got.KThreadState, got.PrcbNumber = 0, 0, 0, 0
 	if got != want {
 		t.Errorf("debugger data\n got %+v\nwant %+v", got, want)
@@ -384,5 +391,29 @@ func TestUnloaded(t *testing.T) {
 	u, err := k.Unloaded()
 	if err != nil || len(u) != 2 || u[0].Name != "WdBoot.sys" || u[1].Name != "dam.sys" || u[1].Start != 0xfffff80487de0000 || u[1].End != 0xfffff80487dfc000 {
 		t.Fatalf("%+v %v", u, err)
+	}
+}
+
+func TestMemoryCounters(t *testing.T) {
+	m, k := machine(t)
+	const vars = 0xfffff8047c700000
+	k.KDBG.MmTotalCommittedPages, k.KDBG.MmTotalCommitLimit, k.KDBG.MmAvailablePages, k.KDBG.MmNumberOfPhysicalPages = vars, vars+8, vars+16, vars+24
+	k.KDBG.MmSpecialPoolTag, k.KDBG.KernelVerifier = vars+32, vars+40
+	for i, v := range []uint64{0x3b0000, 0x400000, 0x100, 0x3f0000, 0x6f6f6c50, 0x209bb} {
+		m.ptrAt(vars+uint64(i)*8, v)
+	}
+	c, err := k.MemoryCounters()
+	if err != nil || c.CommittedPages != 0x3b0000 || c.CommitLimitPages != 0x400000 || c.AvailablePages != 0x100 || c.PhysicalPages != 0x3f0000 ||
+		c.SpecialPoolTag != 0x6f6f6c50 || c.VerifierFlags != 0x209bb || c.NonPagedPoolPages != 0 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	// A commit charge far beyond the limit is not a counter.
+	m.ptrAt(vars, 0x4000000)
+	if c, _ := k.MemoryCounters(); c.CommittedPages != 0 || c.CommitLimitPages != 0 || len(k.Warnings) == 0 {
+		t.Errorf("implausible counters kept: %+v", c)
+	}
+	k.KDBG = nil
+	if _, err := k.MemoryCounters(); err == nil {
+		t.Error("no debugger data block, no error")
 	}
 }

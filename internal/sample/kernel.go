@@ -40,6 +40,20 @@ const (
 	KiWaitAlways           = 0x0f1e2d3c4b5a6978
 )
 
+// MemoryCounters are the memory manager's counters of the sample kernel
+// dumps, by their slot in the debugger data block.
+var MemoryCounters = []struct {
+	slot  int
+	value uint64
+}{
+	{0xf8, 0x3f0000},  // MmNumberOfPhysicalPages: 16 GB
+	{0x1a8, 0x200000}, // MmAvailablePages
+	{0x150, 0x180000}, // MmTotalCommittedPages
+	{0x148, 0x400000}, // MmTotalCommitLimit
+	{0x258, 0x1a0000}, // MmPeakCommitment
+	{0x250, 0x4000},   // MmAllocatedNonPagedPool, pages
+}
+
 // Processes of the sample machine, in list order.
 var Processes = []struct {
 	Name        string
@@ -232,6 +246,17 @@ func KernelWith(o KernelOptions) (*dumpwriter.MemoryDump, error) {
 	for off, v := range map[int]uint64{0x29c: st.thKernelStack, 0x29e: st.thInitial, 0x2a0: st.thApcProcess, 0x2a8: st.epSize,
 		0x2aa: st.epPeb, 0x2ac: st.epParent, 0x2ae: st.epDTB, 0x2b0: st.prcbSize, 0x2b4: st.prcbThread, 0x2be: st.prcbNumber, 0x2c0: st.thSize} {
 		le.PutUint16(kdbg[off:], uint16(v))
+	}
+	// The memory manager's counters: a machine using 37.5% of its commit
+	// limit, Driver Verifier off.
+	for i, c := range MemoryCounters {
+		va := NtBase + 0xc2b000 + uint64(i)*8
+		le.PutUint64(kdbg[c.slot:], sx(va))
+		if ps == 4 {
+			vm.u32(A(va), uint32(c.value))
+		} else {
+			vm.u64(A(va), c.value)
+		}
 	}
 	if o.EncodeKDBG {
 		vm.u64(A(NtBase+KiWaitNeverRVA), KiWaitNever)
