@@ -325,6 +325,12 @@ func FuzzAnalyze(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	// A kernel dump: page tables, kernel lists, pool, in-memory images.
+	if d, err := sample.Kernel(dumpwriter.LayoutBitmap); err == nil {
+		if b, err := d.Bytes(); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := kdump.NewFile(bytes.NewReader(data), int64(len(data)), "fuzz.dmp")
 		if err != nil {
