@@ -47,6 +47,11 @@ type Options struct {
 	// Versions describes modules from their images' version resources;
 	// nil leaves the culprit without description and version.
 	Versions VersionSource
+
+	// Source holds the findings of a review of the culprit driver's source
+	// code (bugcheck analyze --source); Analyze ranks them by relevance to
+	// the crash into Report.SourceFindings. Nil means no review.
+	Source []SourceFinding
 }
 
 // VersionSource returns the version resource strings of a module's image
@@ -126,6 +131,7 @@ func Analyze(f *kdump.File, opt Options) *Report {
 	a.r.Bucket = a.bucket()
 	a.applyEvents()
 	a.explain()
+	a.r.SourceFindings = rankSource(a.r, opt.Source)
 	return a.r
 }
 

@@ -41,6 +41,10 @@ type Report struct {
 	Machine     *MachineState  `json:"machine_state,omitempty"`
 	Captured    CapturedInfo   `json:"captured"`
 	Warnings    []string       `json:"warnings"`
+
+	// SourceFindings are the defects a review of the culprit's source
+	// found (--source), most relevant to this crash first.
+	SourceFindings []SourceFinding `json:"source_findings,omitempty"`
 }
 
 // OS describes the crashed system.

@@ -36,12 +36,11 @@ func (c *checker) leak(fn *csrc.Func, k string, v varState, at csrc.Pos) {
 		return
 	}
 	c.seen[key] = true
-	a := allocators[v.alloc]
 	msg := fmt.Sprintf("%s allocated by %s is never freed on the path that returns at line %d", k, v.alloc, at.Line)
 	if isDriverEntry(c, fn) && !c.hasUnload() {
 		msg += ", and the driver sets no unload routine that could free it"
 	}
-	fix := fmt.Sprintf("Free %s with %s before the return at line %d (or store it where the unload/cleanup routine frees it)", k, a.free, at.Line)
+	fix := fmt.Sprintf("Free %s with %s before the return at line %d (or store it where the unload/cleanup routine frees it)", k, freeOf(v.alloc), at.Line)
 	c.reportFix(RuleLeakEarlyReturn, fn, v.site.Pos, fix, "%s", msg)
 }
 

@@ -16,8 +16,9 @@ import (
 // Pinned quality figures; raise them when the checks improve, never lower
 // them to make a change pass.
 const (
-	minCodeQLRecall = 1.00 // on the CodeQL expected hits of the mapped queries (46 of 46)
-	minToolsRecall  = 1.00 // on the covered defects of the fail drivers (8 of 8)
+	minCodeQLRecall = 1.00 // on the CodeQL expected hits of the mapped queries (53 of 53)
+	minCodeQLAll    = 0.88 // on every CodeQL expected hit, mapped or not (53 of 60)
+	minToolsRecall  = 1.00 // on the covered defects of the fail drivers (10 of 10; 5 of 15 no rule covers)
 	maxFPPerKLOC    = 0.00 // false positives per 1,000 lines on the production samples (wds/ minus tools/)
 )
 
@@ -90,10 +91,12 @@ func TestCorpusQuality(t *testing.T) {
 		}
 	}
 	exp := readTSV(t, filepath.Join(run.root, "driver-src", "codeql-expected.tsv"))
-	found, total := 0, 0
+	found, total, unmapped := 0, 0, 0
 	for _, row := range exp[1:] {
 		rules, ok := mapping[row[0]]
 		if !ok {
+			unmapped++
+			t.Logf("CodeQL query no rule covers: %s %s:%s", row[0], row[2], row[3])
 			continue
 		}
 		line, _ := strconv.Atoi(row[3])
@@ -146,8 +149,11 @@ func TestCorpusQuality(t *testing.T) {
 	}
 	perK := 1000 * float64(fps) / float64(lines)
 
-	fmt.Printf("lint corpus: CodeQL recall %d/%d = %.1f%% (mapped queries); fail-driver recall %d/%d = %.1f%% (%d injected defects no rule covers); production samples %d false positives (+%d confirmed defects) in %d lines = %.2f per 1,000 lines\n",
-		found, total, 100*codeqlRecall, tf, tt, 100*toolsRecall, uncovered, fps, tps, lines, perK)
+	fmt.Printf("lint corpus: CodeQL recall %d/%d = %.1f%% (mapped queries), %d/%d = %.1f%% of all expected hits; fail-driver recall %d/%d = %.1f%% (%d injected defects no rule covers); production samples %d false positives (+%d confirmed defects) in %d lines = %.2f per 1,000 lines\n",
+		found, total, 100*codeqlRecall, found, total+unmapped, 100*float64(found)/float64(total+unmapped), tf, tt, 100*toolsRecall, uncovered, fps, tps, lines, perK)
+	if all := float64(found) / float64(total+unmapped); all < minCodeQLAll {
+		t.Errorf("CodeQL recall over all expected hits %.3f fell below the pinned %.2f", all, minCodeQLAll)
+	}
 	if codeqlRecall < minCodeQLRecall {
 		t.Errorf("CodeQL recall %.3f fell below the pinned %.2f", codeqlRecall, minCodeQLRecall)
 	}

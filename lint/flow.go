@@ -212,7 +212,12 @@ type walker struct {
 	sites    []callSite
 	probed   bool
 	exits    []*state
+	marked   *csrc.Expr // the last IoMarkIrpPending call
 }
+
+// pendingKey is the path fact "IoMarkIrpPending was called" in
+// state.consts (not a C identifier, so no assignment clears it).
+const pendingKey = "<pending>"
 
 func (w *walker) run() {
 	w.locals = map[string]bool{}
@@ -255,6 +260,9 @@ func (w *walker) stmt(s *csrc.Stmt, st *state, depth int) *state {
 		return w.stmts(s.Body, st, depth)
 	case csrc.SExpr:
 		w.eval(s.Expr, st)
+		if x := s.Expr.Strip(); x != nil && x.Kind == csrc.ECall {
+			w.trackString(x, st)
+		}
 	case csrc.SDecl:
 		for _, d := range s.Decls {
 			if d.Init != nil {
@@ -274,6 +282,9 @@ func (w *walker) stmt(s *csrc.Stmt, st *state, depth int) *state {
 			return merge(t, e)
 		}
 		t, f := w.cond(s.Expr, st)
+		if x := s.Expr.Strip(); x != nil && (x.Name == "TRUE" && x.Kind == csrc.EIdent || x.Kind == csrc.ENumber && x.Name == "1") {
+			f.dead = true // if (TRUE): only the then arm runs
+		}
 		t = w.block(s.Then, t)
 		if s.Else != nil {
 			f = w.block(s.Else, f)
@@ -432,6 +443,12 @@ func (w *walker) cond(e *csrc.Expr, st *state) (*state, *state) {
 		if e.Op == "!=" {
 			return f, t
 		}
+		return t, f
+	case e.Kind == csrc.ECall && stringAllocs[e.Callee()] != "":
+		// if (RtlCreateUnicodeString(&s, ...)): allocated where it is true.
+		w.eval(e, st)
+		t, f := st, st.clone()
+		w.trackString(e, t)
 		return t, f
 	case e.Kind == csrc.ECall && (e.Callee() == "NT_SUCCESS" || e.Callee() == "NT_ERROR"):
 		w.eval(e, st)
@@ -676,6 +693,7 @@ func (w *walker) escape(k string, st *state) {
 func (w *walker) assign(lhs, rhs *csrc.Expr, st *state) {
 	w.eval(rhs, st)
 	w.evalUses(lhs, st)
+	w.releaseString(rhs.Key(), st)
 	k := lhs.Key()
 	if k == "" {
 		if r := rhs.Key(); r != "" {
@@ -747,6 +765,41 @@ func (w *walker) assign(lhs, rhs *csrc.Expr, st *state) {
 	}
 }
 
+// trackString starts tracking the string a string allocator (called as
+// a statement, or tested) fills, when it is a local of this function.
+func (w *walker) trackString(call *csrc.Expr, st *state) {
+	if _, ok := stringAllocs[call.Callee()]; !ok {
+		return
+	}
+	k := stringKey(call.Arg(0))
+	if k == "" || !w.locals[rootKey(k)] || strings.ContainsAny(k, "-.[*") {
+		return
+	}
+	st.vars[k] = varState{site: call, alloc: call.Callee(), live: true}
+}
+
+// stringKey is the key of a string argument: s for &s or s.
+func stringKey(a *csrc.Expr) string {
+	a = a.Strip()
+	if a != nil && a.Kind == csrc.EUnary && a.Op == "&" {
+		a = a.X
+	}
+	return a.Key()
+}
+
+// releaseString stops tracking a string whose buffer is handed on or
+// freed through its Buffer field (ExFreePool(s.Buffer), g.Buffer = s.Buffer).
+func (w *walker) releaseString(k string, st *state) {
+	for _, sep := range []string{".Buffer", "->Buffer"} {
+		if x, ok := strings.CutSuffix(k, sep); ok {
+			if v, ok := st.vars[x]; ok && stringAllocs[v.alloc] != "" && v.live {
+				v.live = false
+				st.vars[x] = v
+			}
+		}
+	}
+}
+
 func raisesOnFailure(call *csrc.Expr, a allocator) bool {
 	if a.typeArg < 0 {
 		return false
@@ -773,6 +826,27 @@ func (w *walker) call(e *csrc.Expr, st *state) {
 	w.sites = append(w.sites, callSite{call: e, fn: w.fn, raisedAll: level(st.must), raisedAny: level(st.locks), inTry: w.tryDepth > 0, probed: w.probed})
 	if strings.HasPrefix(name, "ProbeFor") {
 		w.probed = true
+	}
+	if name == "IoMarkIrpPending" {
+		st.consts[pendingKey] = "1"
+		w.marked = e
+	}
+	if len(st.vars) > 0 {
+		for _, a := range e.Args {
+			w.releaseString(stringKey(a), st)
+		}
+	}
+	if _, ok := stringAllocs[name]; ok {
+		return // tracked by trackString where the result is tested or dropped
+	}
+	if stringFreers[name] {
+		if k := stringKey(e.Arg(0)); k != "" {
+			if v, ok := st.vars[k]; ok {
+				v.live = false
+				st.vars[k] = v
+			}
+		}
+		return
 	}
 	if op, ok := lockOps[name]; ok {
 		w.lock(e, op, st)
@@ -869,6 +943,9 @@ func (w *walker) lock(e *csrc.Expr, op lockOp, st *state) {
 // exit checks the state at a return.
 func (w *walker) exit(st *state, ret *csrc.Expr, at csrc.Pos) {
 	w.exits = append(w.exits, st.clone())
+	if st.consts[pendingKey] == "1" && ret != nil && w.marked != nil {
+		w.c.pendingReturn(w.fn, w.marked, ret, st, at)
+	}
 	for k, v := range st.vars {
 		if v.live && v.site != nil && !v.isNull {
 			w.c.leak(w.fn, k, v, at)

@@ -49,6 +49,22 @@ var allocators = map[string]allocator{
 	"ExAllocateTimer":                        {-1, -1, false, "ExDeleteTimer", false},
 }
 
+// stringAllocs allocate the buffer of the string their first argument
+// points to, returning BOOLEAN success; the value is how it is freed.
+var stringAllocs = map[string]string{"RtlCreateUnicodeString": "RtlFreeUnicodeString"}
+
+// stringFreers free the buffer of the string their first argument points
+// to (and clear the string, so freeing again is harmless).
+var stringFreers = map[string]bool{"RtlFreeUnicodeString": true, "RtlFreeAnsiString": true}
+
+// freeOf names how an allocation by the named routine is freed.
+func freeOf(alloc string) string {
+	if f, ok := stringAllocs[alloc]; ok {
+		return f
+	}
+	return allocators[alloc].free
+}
+
 // deprecatedAllocs are the allocators ExAllocatePool2/3 replace.
 var deprecatedAllocs = map[string]bool{
 	"ExAllocatePool": true, "ExAllocatePoolWithTag": true, "ExAllocatePoolWithQuota": true,

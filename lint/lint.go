@@ -71,11 +71,16 @@ func Check(f *csrc.File) []Finding {
 	c.irqlEntries()
 	for i := range c.sites {
 		c.checkSite(&c.sites[i])
+		c.checkCallRules(&c.sites[i])
 	}
 	for _, fn := range f.Funcs {
 		c.checkFunc(fn)
+		c.checkBounds(fn)
+		c.checkIrqlParams(fn)
+		c.checkLowerStatus(fn)
 	}
 	c.checkGlobals()
+	c.checkExamined()
 	sort.SliceStable(c.out, func(i, j int) bool {
 		a, b := c.out[i], c.out[j]
 		if a.Line != b.Line {

@@ -149,6 +149,36 @@ func TestChecks(t *testing.T) {
 		{"pragma between type and name", RuleIrqlTooHigh, 1, "KDEFERRED_ROUTINE Dpc;\nVOID\n#pragma warning(suppress: 28167)\nDpc(PKDPC d, PVOID c, PVOID a, PVOID b){ ZwClose(h); }\n"},
 		{"raise to current irql", RuleLockNotReleased, 0, `VOID f(KIRQL o){ KeRaiseIrql(KeGetCurrentIrql(), &o); }`},
 		{"irql saves parameter", RuleLockNotReleased, 0, `VOID f(_IRQL_saves_ PKIRQL o, PKSPIN_LOCK l){ KeAcquireSpinLock(l, o); }`},
+		{"bounds/index param", RuleBufferBound, 1, `UCHAR f(ULONG i){ PUCHAR b = ExAllocatePool2(POOL_FLAG_NON_PAGED, 16, 'gaTx'); UCHAR v; if (!b) return 0; v = b[i]; ExFreePoolWithTag(b, 'gaTx'); return v; }`},
+		{"bounds/index checked", RuleBufferBound, 0, `UCHAR f(ULONG i){ PUCHAR b = ExAllocatePool2(POOL_FLAG_NON_PAGED, 16, 'gaTx'); UCHAR v; if (!b || i >= 16) return 0; v = b[i]; ExFreePoolWithTag(b, 'gaTx'); return v; }`},
+		{"bounds/loop to caller length", RuleBufferBound, 1, `void f(PULONG s, ULONG n){ ULONG i; PULONG b = ExAllocatePool2(POOL_FLAG_NON_PAGED, SIZE, 'gaTx'); if (!b) return; for (i = 0; i < n / 4; i++) b[i] = s[i]; ExFreePoolWithTag(b, 'gaTx'); }`},
+		{"bounds/loop length checked", RuleBufferBound, 0, `void f(PULONG s, ULONG n){ ULONG i; PULONG b; if (n > SIZE) return; b = ExAllocatePool2(POOL_FLAG_NON_PAGED, SIZE, 'gaTx'); if (!b) return; for (i = 0; i < n / 4; i++) b[i] = s[i]; ExFreePoolWithTag(b, 'gaTx'); }`},
+		{"bounds/copy caller length", RuleBufferBound, 1, `void f(PVOID s, PREQ r){ PVOID b = ExAllocatePool2(POOL_FLAG_NON_PAGED, 256, 'gaTx'); if (!b) return; RtlCopyMemory(b, s, r->Length); ExFreePoolWithTag(b, 'gaTx'); }`},
+		{"bounds/variable allocation", RuleBufferBound, 0, `void f(PVOID s, ULONG n){ PVOID b = ExAllocatePool2(POOL_FLAG_NON_PAGED, n, 'gaTx'); if (!b) return; RtlCopyMemory(b, s, n); ExFreePoolWithTag(b, 'gaTx'); }`},
+		{"irql/not saved", RuleIrqlNotSaved, 1, `VOID f(_IRQL_saves_ KIRQL o, PKSPIN_LOCK l){ }`},
+		{"irql/saved", RuleIrqlNotSaved, 0, `VOID f(_IRQL_saves_ KIRQL o, PKSPIN_LOCK l){ KeAcquireSpinLock(l, &o); }`},
+		{"irql/not restored", RuleIrqlNotRestored, 1, `VOID f(_IRQL_restores_ KIRQL o, PKSPIN_LOCK l){ }`},
+		{"irql/restored", RuleIrqlNotRestored, 0, `VOID f(_IRQL_restores_ KIRQL o, PKSPIN_LOCK l){ KeReleaseSpinLock(l, o); }`},
+		{"cancel/wrong irql", RuleCancelIrql, 1, "DRIVER_CANCEL Cancel;\nVOID Cancel(PDEVICE_OBJECT d, PIRP Irp){ IoReleaseCancelSpinLock(PASSIVE_LEVEL); }"},
+		{"cancel/cancel irql", RuleCancelIrql, 0, "DRIVER_CANCEL Cancel;\nVOID Cancel(PDEVICE_OBJECT d, PIRP Irp){ IoReleaseCancelSpinLock(Irp->CancelIrql); }"},
+		{"wait/usermode on stack", RuleWaitLocal, 1, `void f(void){ KEVENT e; KeInitializeEvent(&e, NotificationEvent, FALSE); KeWaitForSingleObject(&e, Executive, UserMode, FALSE, NULL); }`},
+		{"wait/kernelmode on stack", RuleWaitLocal, 0, `void f(void){ KEVENT e; KeInitializeEvent(&e, NotificationEvent, FALSE); KeWaitForSingleObject(&e, Executive, KernelMode, FALSE, NULL); }`},
+		{"pending/wrong status", RulePendingStatus, 1, "DRIVER_DISPATCH D;\nNTSTATUS D(PDEVICE_OBJECT d, PIRP Irp){ NTSTATUS s; if (TRUE) { IoMarkIrpPending(Irp); } s = STATUS_SUCCESS; return s; }"},
+		{"pending/pending", RulePendingStatus, 0, "DRIVER_DISPATCH D;\nNTSTATUS D(PDEVICE_OBJECT d, PIRP Irp){ IoMarkIrpPending(Irp); IoStartPacket(d, Irp, NULL, NULL); return STATUS_PENDING; }"},
+		{"pending/other path", RulePendingStatus, 0, "DRIVER_DISPATCH D;\nNTSTATUS D(PDEVICE_OBJECT d, PIRP Irp){ if (g()) { IoMarkIrpPending(Irp); return STATUS_PENDING; } return STATUS_SUCCESS; }"},
+		{"lower/status overwritten", RuleLowerStatus, 1, "DRIVER_DISPATCH D;\nNTSTATUS D(PDEVICE_OBJECT d, PIRP Irp){ NTSTATUS s = IoCallDriver(d, Irp); s = STATUS_SUCCESS; return s; }"},
+		{"lower/status returned", RuleLowerStatus, 0, "DRIVER_DISPATCH D;\nNTSTATUS D(PDEVICE_OBJECT d, PIRP Irp){ NTSTATUS s = IoCallDriver(d, Irp); if (s == STATUS_PENDING) g(); return s; }"},
+		{"lower/status assigned and returned", RuleLowerStatus, 0, "DRIVER_DISPATCH D;\nNTSTATUS D(PDEVICE_OBJECT d, PIRP Irp){ NTSTATUS s; s = IoCallDriver(d, Irp); return s; }"},
+		{"examined/dropped", RuleResultIgnored, 2, "NTSTATUS g(void);\nvoid f(void){ NTSTATUS s; s = g(); if (!NT_SUCCESS(s)) return; s = g(); if (s) return; if (NT_SUCCESS(g())) return; s = g(); s = g(); if (s) return; g(); s = g(); if (s) return; s = g(); if (s) return; }"},
+		{"examined/below share", RuleResultIgnored, 0, "void f(void){ g(); g(); g(); if (g()) return; if (g()) return; }"},
+		{"examined/void cast", RuleResultIgnored, 0, "void f(void){ if (g()) return; if (g()) return; if (g()) return; if (g()) return; (void)g(); }"},
+		{"examined/loop", RuleResultIgnored, 0, "void f(void){ PVOID p = g(); while (p) { h(p); p = g(); } if (g()) return; if (g()) return; if (g()) return; }"},
+		{"string/not freed", RuleLeakEarlyReturn, 1, "void f(void){ UNICODE_STRING u; if (!RtlCreateUnicodeString(&u, L\"x\")) return; g(u.Length); }"},
+		{"string/freed", RuleLeakEarlyReturn, 0, "void f(void){ UNICODE_STRING u; if (!RtlCreateUnicodeString(&u, L\"x\")) return; RtlFreeUnicodeString(&u); RtlFreeUnicodeString(&u); }"},
+		{"string/buffer handed on", RuleLeakEarlyReturn, 0, "UNICODE_STRING g; void f(void){ UNICODE_STRING u; if (!RtlCreateUnicodeString(&u, L\"x\")) return; g.Buffer = u.Buffer; }"},
+		{"string/buffer freed", RuleLeakEarlyReturn, 0, "void f(void){ UNICODE_STRING u; if (RtlCreateUnicodeString(&u, L\"x\")) { ExFreePool(u.Buffer); } }"},
+		{"string/stored result", RuleLeakEarlyReturn, 0, "void f(void){ UNICODE_STRING u; BOOLEAN ok = RtlCreateUnicodeString(&u, L\"x\"); if (!ok) return; RtlFreeUnicodeString(&u); }"},
+		{"lower/synchronous wait", RuleLowerStatus, 0, "DRIVER_DISPATCH D;\nNTSTATUS D(PDEVICE_OBJECT d, PIRP Irp){ KEVENT e; IoCallDriver(d, Irp); KeWaitForSingleObject(&e, Executive, KernelMode, FALSE, NULL); return Irp->IoStatus.Status; }"},
 		{"ifdef both arms", RuleDeprecatedAlloc, 2, "void f(void){ PVOID p;\n#ifdef X\n p = ExAllocatePool(NonPagedPool, 8);\n#else\n p = ExAllocatePoolWithTag(PagedPool, 8, 'gaTx');\n#endif\n if (p) ExFreePool(p); }\n"},
 	}
 	for _, tc := range tests {
@@ -353,8 +383,13 @@ func TestRulesComplete(t *testing.T) {
 			}
 		}
 	}
-	if len(seen) != 21 {
+	if len(seen) != 29 {
 		t.Errorf("%d rules", len(seen))
+	}
+	for id := range seen {
+		if DefectOf(id) == "other" {
+			t.Errorf("%s has no defect kind for analyze --source", id)
+		}
 	}
 }
 

@@ -2,8 +2,10 @@
 // in blue screens: deprecated and unchecked pool allocations, leaks,
 // default or malformed pool tags, code that runs at too high an IRQL
 // (paged code under a spin lock, in a DPC or completion routine), use
-// after free and double free, spin locks left held, sizeof of a pointer,
-// unprobed user pointers and a saved RegistryPath pointer.
+// after free and double free, spin locks left held, IRQLs not saved or
+// restored, sizeof of a pointer, fixed-size buffers indexed or filled with
+// an unchecked length, unprobed user pointers, a saved RegistryPath
+// pointer, UserMode waits on stack objects and IRP status mistakes.
 //
 // Checks run over the csrc model of a file (functions, calls, assignments,
 // conditions, annotations, pragmas), so they need no WDK headers and no
@@ -88,6 +90,14 @@ const (
 	RuleSizeofPointer     = "BCL025"
 	RuleUserPointer       = "BCL026"
 	RuleSaveRegistryPath  = "BCL027"
+	RuleBufferBound       = "BCL028"
+	RuleIrqlNotSaved      = "BCL030"
+	RuleIrqlNotRestored   = "BCL031"
+	RuleCancelIrql        = "BCL032"
+	RuleWaitLocal         = "BCL033"
+	RulePendingStatus     = "BCL034"
+	RuleLowerStatus       = "BCL035"
+	RuleResultIgnored     = "BCL036"
 )
 
 var rules = []Rule{
@@ -100,8 +110,8 @@ var rules = []Rule{
 		"Compare the result with NULL right after the call and fail the request with STATUS_INSUFFICIENT_RESOURCES, or pass POOL_FLAG_RAISE_ON_FAILURE to ExAllocatePool2.",
 		[]uint32{0x3B, 0x7E, 0x1E, 0xD1}, nil},
 	{RuleLeakEarlyReturn, "allocation-leaked", Warning,
-		"Memory allocated here is neither freed nor handed on before the function returns on this path; each call leaks it until pool is exhausted, and Driver Verifier stops the machine when the driver unloads with it outstanding.",
-		"Free the allocation (ExFreePoolWithTag with the same tag, IoFreeMdl, IoFreeIrp, IoFreeWorkItem) on every return path, typically with a single cleanup label.",
+		"Memory allocated here (pool, an MDL, an IRP, a work item, a string RtlCreateUnicodeString filled) is neither freed nor handed on before the function returns on this path; each call leaks it until pool is exhausted, and Driver Verifier stops the machine when the driver unloads with it outstanding.",
+		"Free the allocation (ExFreePoolWithTag with the same tag, IoFreeMdl, IoFreeIrp, IoFreeWorkItem, RtlFreeUnicodeString for RtlCreateUnicodeString) on every return path, typically with a single cleanup label.",
 		[]uint32{0xC4, 0x19}, nil},
 	{RuleLeakGlobal, "global-allocation-never-freed", Warning,
 		"DriverEntry stores an allocation in a global that no unload routine frees; the pool stays allocated after the driver unloads, which Driver Verifier reports as a leak (0xC4, parameter 0x62), and a reload leaks again.",
@@ -175,6 +185,62 @@ var rules = []Rule{
 		"DriverEntry keeps the RegistryPath pointer (or its Buffer); the I/O manager frees that string when DriverEntry returns, so later use reads freed pool.",
 		"Copy the string: allocate RegistryPath->Length + sizeof(WCHAR) bytes with ExAllocatePool2 and RtlCopyUnicodeString into it (free it in the unload routine).",
 		[]uint32{0x50, 0xD5, 0x7E}, []string{"DriverEntrySaveBuffer"}},
+	{RuleBufferBound, "buffer-bound-unchecked", Error,
+		"A buffer of fixed size (a pool allocation of a constant size, or a local array) is indexed or copied into with a length that comes from the caller and is never checked against the buffer's size: a longer frame, request or index writes or reads past the end, into the next pool block or off the end of the page.",
+		"Compare the length or index with the buffer's size before the access and fail the request (STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER) when it does not fit, or allocate the buffer with the length it must hold.",
+		[]uint32{0x50, 0x19, 0xC1, 0xD6, 0x13A, 0xF7}, nil},
+	{RuleIrqlNotSaved, "irql-not-saved", Error,
+		"A parameter annotated _IRQL_saves_ never receives the IRQL, so the caller later restores an IRQL that was never saved: the processor drops to a wrong level or stays raised.",
+		"Save the IRQL into the parameter (KeAcquireSpinLock(lock, param), KeRaiseIrql(level, param)) on every path, or drop the annotation.",
+		[]uint32{0xC4, 0x0A, 0x133}, []string{"IrqlNotSaved"}},
+	{RuleIrqlNotRestored, "irql-not-restored", Error,
+		"A parameter annotated _IRQL_restores_ is never used to restore the IRQL: the IRQL stays raised after the function returns.",
+		"Restore the IRQL from the parameter (KeReleaseSpinLock(lock, param), KeLowerIrql(param)) on every path, or drop the annotation.",
+		[]uint32{0xC4, 0x0A, 0x133}, []string{"IrqlNotUsed"}},
+	{RuleCancelIrql, "cancel-routine-wrong-irql", Error,
+		"A cancel routine releases the cancel spin lock with an IRQL other than Irp->CancelIrql, the level the I/O manager saved when it acquired the lock for the routine: the processor returns to the wrong IRQL.",
+		"Call IoReleaseCancelSpinLock(Irp->CancelIrql) in the cancel routine.",
+		[]uint32{0xC4, 0x0A, 0xD1}, []string{"IrqlCancelRoutine"}},
+	{RuleWaitLocal, "usermode-wait-on-stack-object", Error,
+		"A wait on an event or other dispatcher object that lives on the stack uses WaitMode UserMode, which lets the kernel page the thread's stack out during the wait; whoever signals the object then touches paged-out memory, at DISPATCH_LEVEL if it is a DPC.",
+		"Wait with KernelMode when the object is on the stack, or allocate the object from non-paged pool.",
+		[]uint32{0x0A, 0x50, 0xD1}, []string{"KeWaitLocal"}},
+	{RulePendingStatus, "pending-irp-wrong-status", Error,
+		"The dispatch routine marks the IRP pending (IoMarkIrpPending) but returns a status other than STATUS_PENDING, so the I/O manager and the completion path disagree about who finishes the IRP: it completes twice or the caller waits forever.",
+		"Return STATUS_PENDING whenever IoMarkIrpPending was called, or do not mark the IRP pending when completing it synchronously.",
+		[]uint32{0xC4, 0x44, 0x9F}, []string{"PendingStatusError"}},
+	{RuleLowerStatus, "lower-driver-status-dropped", Warning,
+		"The dispatch routine passes the IRP down with IoCallDriver but drops the status it returns; when the lower driver returns STATUS_PENDING the routine reports something else, and the IRP is completed or waited on wrongly.",
+		"Return the status IoCallDriver returned (return IoCallDriver(...);), or wait for the completion and return Irp->IoStatus.Status.",
+		[]uint32{0xC4, 0x9F, 0x44}, nil},
+	{RuleResultIgnored, "result-not-examined", Warning,
+		"The result of a routine whose result the rest of the file checks (an NTSTATUS, a pointer) is dropped or overwritten unread here: when the call fails the code goes on with what the call should have set up, an uninitialised or NULL pointer, a missing object.",
+		"Check the result (if (!NT_SUCCESS(status)) ..., if (p == NULL) ...) and fail or clean up; cast the call to (void) where dropping the result is deliberate.",
+		[]uint32{0x3B, 0x7E, 0x50, 0xC4}, []string{"ExaminedValue"}},
+}
+
+// ruleDefects classifies each rule's defect for ranking findings against
+// a crash (bugcheck analyze --source); the names are those of
+// analyze.SourceFinding.Defect.
+var ruleDefects = map[string]string{
+	RuleDeprecatedAlloc: "uninitialised", RuleAllocNullDeref: "null-deref", RuleLeakEarlyReturn: "leak",
+	RuleLeakGlobal: "leak", RuleDefaultTag: "pool-tag", RuleTagNotIntegral: "pool-tag", RuleIrqlTooHigh: "irql",
+	RuleIrqlTooLow: "irql", RuleIrqlSetTooHigh: "irql", RuleKeSetEventPaged: "paged-code", RuleNoPagedCode: "paged-code",
+	RuleMultiplePagedCode: "paged-code", RuleNoPagingSegment: "paged-code", RuleUseAfterFree: "use-after-free",
+	RuleDoubleFree: "use-after-free", RuleFreeNull: "null-deref", RuleLockNotReleased: "lock", RuleLockTwice: "lock",
+	RuleSizeofPointer: "overrun", RuleUserPointer: "user-pointer", RuleSaveRegistryPath: "use-after-free",
+	RuleBufferBound: "overrun", RuleIrqlNotSaved: "lock", RuleIrqlNotRestored: "lock", RuleCancelIrql: "lock",
+	RuleWaitLocal: "wait", RulePendingStatus: "irp", RuleLowerStatus: "irp", RuleResultIgnored: "unchecked-result",
+}
+
+// DefectOf returns the kind of defect a rule finds: overrun,
+// use-after-free, null-deref, uninitialised, user-pointer, irql,
+// paged-code, lock, leak, pool-tag, irp, wait, unchecked-result, or other.
+func DefectOf(rule string) string {
+	if d, ok := ruleDefects[rule]; ok {
+		return d
+	}
+	return "other"
 }
 
 // Rules returns every rule, ordered by ID.

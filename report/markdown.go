@@ -69,6 +69,9 @@ func Markdown(w io.Writer, r *analyze.Report) error {
 		}
 		p.blank()
 	}
+	if len(r.SourceFindings) > 0 {
+		markdownSource(p, r.SourceFindings)
+	}
 	p.line("## Details")
 	p.blank()
 	p.line("| Parameter | Value | Meaning |")

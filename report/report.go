@@ -80,6 +80,10 @@ func Text(w io.Writer, r *analyze.Report, o TextOptions) error {
 		p.steps(r.Playbook, analyze.AudienceDeveloper)
 	}
 	p.blank()
+	if len(r.SourceFindings) > 0 {
+		sourceSection(p, r.SourceFindings)
+		p.blank()
+	}
 
 	p.heading("CRASH DETAILS")
 	p.kv("Dump", fmt.Sprintf("%s, %s, %d bytes", r.DumpType, r.Arch, r.FileSize))

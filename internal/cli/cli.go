@@ -71,6 +71,7 @@ operating system and says what crashed, which driver is to blame, why, and what 
 	root.AddCommand(analyzeCmd(stdout, stderr), modulesCmd(stdout, stderr), headerCmd(stdout, stderr), explainCmd(stdout), lintCmd(stdout, stderr))
 	root.AddCommand(bucketsCmd(stdout, stderr))
 	root.AddCommand(eventsCmd(stdout, stderr))
+	root.AddCommand(serveCmd(stdout, stderr), uploadCmd(stdout, stderr), reanalyzeCmd(stdout, stderr))
 	root.AddCommand(readCmd(stdout, stderr), disasmCmd(stdout, stderr), psCmd(stdout, stderr), pteCmd(stdout, stderr))
 	return root
 }
@@ -135,7 +136,7 @@ func analyzeCmd(stdout, stderr io.Writer) *cobra.Command {
 	var asJSON, allModules, allStack bool
 	var format, symPath string
 	var offline bool
-	var skip, images, eventLogs []string
+	var skip, images, eventLogs, sources []string
 	var ff fleetFlags
 	c := &cobra.Command{
 		Use:   "analyze DUMP...",
@@ -146,6 +147,10 @@ and the driver most probably to blame with the reason, followed by concrete next
 
 With --json the output is the documented JSON report (docs/json-schema.md): one object for one
 dump, an array of rows each carrying its report for several.
+
+With --source DIR (the culprit driver's C sources; needs a cgo build) the report of one dump also
+lists the defects "bugcheck lint" finds in them, those most relevant to this crash first: a finding
+in the faulting function, then the kinds of defect that cause this bug check.
 
 Give it many dumps — several files, folders (searched recursively for .dmp, .zip, .cab and
 .dmp.gz), glob patterns, .zip, .gz and .cab archives (read in place, never unpacked to disk; .cab
@@ -178,6 +183,9 @@ once and listed as duplicates; a file that fails is listed with its error and th
 				if len(eventLogs) > 0 {
 					return fmt.Errorf("--events goes with the full reports of dump files (--format text, json or markdown), not with folders, archives or one-row-per-dump formats")
 				}
+				if len(sources) > 0 {
+					return fmt.Errorf("--source goes with the full report of one dump (--format text, json or markdown), not with folders, archives or one-row-per-dump formats")
+				}
 				switch {
 				case asJSON:
 					format = "json"
@@ -185,6 +193,20 @@ once and listed as duplicates; a file that fails is listed with its error and th
 					format = "table"
 				}
 				return analyzeMany(args, format, ff, opt, report.TextOptions{AllModules: allModules, AllStack: allStack}, stdout, stderr)
+			}
+			if len(sources) > 0 {
+				if len(args) > 1 {
+					return fmt.Errorf("--source reviews the culprit driver's source for the report of one dump; give one dump")
+				}
+				found, err := reviewSource(sources, stderr)
+				if err != nil {
+					fmt.Fprintf(stderr, "bugcheck: %v\n", err)
+					return failedError{1}
+				}
+				if len(found) == 0 {
+					fmt.Fprintf(stderr, "bugcheck: --source: no findings in %s\n", strings.Join(sources, ", "))
+				}
+				opt.Source = found
 			}
 			var logs *logEvidence
 			if len(eventLogs) > 0 {
@@ -240,6 +262,7 @@ once and listed as duplicates; a file that fails is listed with its error and th
 	c.Flags().BoolVar(&offline, "offline", false, "never download from symbol servers; use local directories and caches only")
 	c.Flags().StringSliceVar(&images, "images", nil, "directories holding driver images and PDBs (plain, or a symbol-store tree: name.sys/TIMESTAMPSIZE/name.sys, name.pdb/GUIDAGE/name.pdb): images give unwind data for real frames, PDBs give function names; repeatable")
 	c.Flags().StringSliceVar(&eventLogs, "events", nil, "System event logs (System.evtx) of the machine: match each dump to the crash the log recorded, list crashes that left no dump, and weigh hardware errors (WHEA) in the verdict; repeatable")
+	c.Flags().StringSliceVar(&sources, "source", nil, "the culprit driver's C sources (files or directories): review them for the defects behind bug checks and list the findings most relevant to this crash in the report (needs a cgo build); repeatable")
 	c.Flags().StringSliceVar(&skip, "skip", nil, "more module names never to blame while another module is on the stack (e.g. mydriverlib.sys; '*' wildcard)")
 	return c
 }

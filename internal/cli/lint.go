@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/bugcheck/bugcheck/analyze"
 	"github.com/bugcheck/bugcheck/lint"
 	"github.com/bugcheck/bugcheck/lint/csrc"
 )
@@ -19,8 +21,12 @@ func lintCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `lint parses Windows driver sources (*.c, *.cpp, *.h; directories recursively) without the WDK
 headers and reports the defects that end in bug checks: deprecated or unchecked pool allocations,
 leaks, default or malformed pool tags, paged code or paged pool at DISPATCH_LEVEL, use after free,
-double free, spin locks left held, sizeof of a pointer, unprobed user pointers and a saved
-RegistryPath. Each finding gives the rule, the bug checks it leads to and the fix.
+double free, spin locks left held, IRQLs not saved or restored, sizeof of a pointer, fixed-size
+buffers indexed or filled with an unchecked length, unprobed user pointers, a saved RegistryPath,
+UserMode waits on stack events, pending IRPs returned with another status and dropped IoCallDriver
+statuses. Each finding gives the rule, the bug checks it leads to and the fix.
+
+To tie findings to a crash, give the driver's sources to analyze: bugcheck analyze --source DIR DUMP.
 
 Exit status: 0 when no finding reaches --fail-on, 1 when one does (or a file could not be read),
 2 for a usage error.`,
@@ -83,4 +89,40 @@ Exit status: 0 when no finding reaches --fail-on, 1 when one does (or a file cou
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or sarif (SARIF 2.1.0)")
 	c.Flags().StringVar(&failOn, "fail-on", "warning", "exit 1 when a finding has this severity or higher: info, warning or error")
 	return c
+}
+
+// reviewSource lints the driver sources named by analyze --source and
+// returns their findings for the analysis to rank against the crash. In
+// builds without cgo it returns csrc.ErrNoFrontEnd.
+func reviewSource(paths []string, stderr io.Writer) ([]analyze.SourceFinding, error) {
+	l, err := lint.New()
+	if errors.Is(err, csrc.ErrNoFrontEnd) {
+		return nil, fmt.Errorf("--source needs the C front end (tree-sitter), which this build lacks: %w", err)
+	} else if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	files, err := lint.Expand(paths)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("--source %s: no C sources (*.c, *.cpp, *.h) found", strings.Join(paths, ", "))
+	}
+	out := []analyze.SourceFinding{}
+	for _, r := range l.Files(files) {
+		if r.Err != "" {
+			fmt.Fprintf(stderr, "bugcheck: --source: %s\n", r.Err)
+		}
+		for _, f := range r.Findings {
+			codes := make([]uint32, 0, len(f.BugChecks))
+			for _, b := range f.BugChecks {
+				codes = append(codes, b.Code)
+			}
+			out = append(out, analyze.SourceFinding{File: f.Path, Line: f.Line, Column: f.Col, Function: f.Function,
+				Rule: f.Rule, Name: f.Name, Severity: f.Level, Defect: lint.DefectOf(f.Rule), Message: f.Message,
+				Fix: f.Fix, BugChecks: analyze.SourceBugChecks(codes)})
+		}
+	}
+	return out, nil
 }

@@ -16,12 +16,13 @@ func TestPrepare(t *testing.T) {
 	if len(out) != len(src) || bytes.Count(out, []byte("\n")) != bytes.Count(src, []byte("\n")) {
 		t.Fatalf("Prepare moved bytes: %d vs %d", len(out), len(src))
 	}
-	for _, keep := range []string{"NTSTATUS", "Foo(", "PVOID p", `"_In_ stays"`, "/* _Out_ stays */", "_DRIVER_NAME_"} {
+	for _, keep := range []string{"NTSTATUS", "Foo(", "PVOID p", `"_In_ stays"`, "_DRIVER_NAME_"} {
 		if !bytes.Contains(out, []byte(keep)) {
 			t.Errorf("lost %q:\n%s", keep, out)
 		}
 	}
-	for _, gone := range []string{"_IRQL_requires_max_", "DISPATCH_LEVEL", "NTAPI", "_Out_writes_bytes_(n)", " IN ", "OPTIONAL", "__drv_maxIRQL"} {
+	// Comments are blanked whole (their annotations are not recorded).
+	for _, gone := range []string{"_IRQL_requires_max_", "DISPATCH_LEVEL", "NTAPI", "_Out_writes_bytes_(n)", " IN ", "OPTIONAL", "__drv_maxIRQL", "_Out_ stays"} {
 		if bytes.Contains(out, []byte(gone)) {
 			t.Errorf("kept %q:\n%s", gone, out)
 		}
@@ -138,4 +139,26 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error share %v", s)
 		}
 	})
+}
+
+// A #define whose body is all annotations must not swallow the function
+// after it (the grammar reads a blank-ended directive as running on).
+func TestBlankedDefine(t *testing.T) {
+	p, err := NewParser()
+	if err != nil {
+		t.Skip(err)
+	}
+	defer p.Close()
+	for _, src := range []string{
+		"#define PAGED_CODE_SEG __declspec(code_seg(\"PAGE\"))\r\n// comment\r\nPAGED_CODE_SEG\r\nNTSTATUS f(){\r\n return 0;\r\n}\r\n",
+		"#define PAGED_CODE_SEG __declspec(code_seg(\"PAGE\"))\nNTSTATUS f(){ return 0; }\n",
+	} {
+		f, err := p.Parse("t.c", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Funcs) != 1 || f.Funcs[0].Name != "f" || f.ErrorNodes != 0 {
+			t.Errorf("%q: %d functions, %d error nodes", src, len(f.Funcs), f.ErrorNodes)
+		}
+	}
 }

@@ -8,8 +8,10 @@ import (
 // _IRQL_requires_max_(DISPATCH_LEVEL), __drv_maxIRQL(2), IN, OUT,
 // OPTIONAL, NTAPI, ...) is overwritten with spaces (newlines kept, so
 // offsets, lines and columns do not move), with the annotations and the
-// #pragma alloc_text / code_seg directives recorded. Comments, string and
-// character literals are never touched.
+// #pragma alloc_text / code_seg directives recorded. String and character
+// literals are never touched; comments outside directives are blanked
+// whole, since the checks never read them and the parse is cheaper
+// without them.
 func Prepare(src []byte) ([]byte, []Annotation, []Pragma) {
 	out := make([]byte, len(src))
 	copy(out, src)
@@ -56,11 +58,15 @@ func Prepare(src []byte) ([]byte, []Annotation, []Pragma) {
 		lineStart = false
 		switch {
 		case c == '/' && i+1 < n && src[i+1] == '/':
+			j := i
 			for i < n && src[i] != '\n' {
 				i++
 			}
+			blankComment(out, j, i)
 		case c == '/' && i+1 < n && src[i+1] == '*':
+			j := i
 			i = commentEnd(src, i)
+			blankComment(out, j, i)
 		case c == '"' || c == '\'':
 			i = literalEnd(src, i)
 		case isIdentStart(c):
@@ -175,6 +181,7 @@ func blankInDirective(out, src []byte, i, end int, annots *[]Annotation, lx *lin
 	if directive != "define" && directive != "if" && directive != "elif" {
 		return end
 	}
+	nameEnd := -1
 	if directive == "define" {
 		// Skip the macro name.
 		for k < end && (src[k] == ' ' || src[k] == '\t') {
@@ -183,7 +190,17 @@ func blankInDirective(out, src []byte, i, end int, annots *[]Annotation, lx *lin
 		for k < end && isIdentChar(src[k]) {
 			k++
 		}
+		nameEnd = k
 	}
+	defer func() {
+		// A #define whose whole body was blanked would end in blanks, which
+		// the C grammar reads as a directive running on into the next
+		// lines: give it a body of "1" instead.
+		if nameEnd < 0 || nameEnd+1 >= end || out[nameEnd] != ' ' || out[nameEnd+1] != ' ' || allBlank(src[nameEnd:end]) || !allBlank(out[nameEnd:end]) {
+			return
+		}
+		out[nameEnd+1] = '1'
+	}()
 	for k < end {
 		c := src[k]
 		switch {
@@ -212,6 +229,15 @@ func blankInDirective(out, src []byte, i, end int, annots *[]Annotation, lx *lin
 		}
 	}
 	return end
+}
+
+func allBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // directiveEnd returns the offset of the newline ending the directive at
@@ -284,6 +310,17 @@ func parsePragma(d []byte) (Pragma, bool) {
 		return Pragma{Kind: "code_seg", Section: sec}, true
 	}
 	return Pragma{}, false
+}
+
+// blankComment overwrites a comment with spaces, carriage returns too:
+// the C grammar ends a preprocessor directive early or late at a line of
+// blanks ending in "\r\n", which a comment used to fill.
+func blankComment(out []byte, i, j int) {
+	for k := i; k < j && k < len(out); k++ {
+		if out[k] != '\n' {
+			out[k] = ' '
+		}
+	}
 }
 
 func blank(out []byte, i, j int) {

@@ -33,13 +33,28 @@ type builder struct {
 	f      *File
 	src    []byte // prepared text (annotations blanked)
 	annots []Annotation
+	names  map[string]string // interned texts
 }
 
 func (b *builder) text(n *Node) string {
 	if n == nil || n.Start < 0 || n.End > len(b.src) || n.Start > n.End {
 		return ""
 	}
-	return collapse(strings.TrimSpace(string(b.src[n.Start:n.End])))
+	raw := b.src[n.Start:n.End]
+	if len(raw) <= 64 {
+		// Names repeat: one string per distinct short text (the map lookup
+		// with string(raw) does not allocate).
+		if s, ok := b.names[string(raw)]; ok {
+			return s
+		}
+		s := collapse(strings.TrimSpace(string(raw)))
+		if b.names == nil {
+			b.names = map[string]string{}
+		}
+		b.names[string(raw)] = s
+		return s
+	}
+	return collapse(strings.TrimSpace(string(raw)))
 }
 
 // annotsIn returns the annotations whose start lies in [lo, hi).
@@ -252,8 +267,17 @@ func (b *builder) function(n *Node, prev int) {
 	}
 	b.roleAnnots(fn.Name, fn.Annots)
 	fn.Body = b.stmt(body, 0)
-	fn.End = Pos{Line: b.lineOf(body.End - 1), Off: body.End - 1}
+	fn.End = Pos{Line: b.endLine(body), Off: body.End - 1}
 	b.f.Funcs = append(b.f.Funcs, fn)
+}
+
+// endLine is the line of a node's last byte: that of its closing token
+// when it has one, else counted.
+func (b *builder) endLine(n *Node) int {
+	if k := len(n.Kids); k > 0 && n.Kids[k-1].End == n.End && n.Kids[k-1].Start == n.End-1 {
+		return n.Kids[k-1].Line
+	}
+	return b.lineOf(n.End - 1)
 }
 
 func (b *builder) lineOf(off int) int {

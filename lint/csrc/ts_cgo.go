@@ -142,7 +142,17 @@ var loadGrammar = sync.OnceValue(func() *grammar {
 type treeParser struct {
 	p *C.TSParser
 	g *grammar
+
+	// Buffers reused from one parse to the next (a parse's Nodes are
+	// garbage once the model is built); dropped after very large files.
+	recs   []C.bc_rec
+	nodes  []Node
+	parent []int32
+	kids   []*Node
 }
+
+// keepNodes bounds the buffers a parser keeps between files.
+const keepNodes = 1 << 20
 
 func newTreeParser() (*treeParser, error) {
 	g := loadGrammar()
@@ -177,14 +187,42 @@ func (tp *treeParser) parse(src []byte) (*Node, int, int, error) {
 	if count < 1 {
 		count = 1
 	}
-	recs := make([]C.bc_rec, count)
+	if cap(tp.recs) < count {
+		tp.recs = make([]C.bc_rec, count)
+	}
+	recs := tp.recs[:count]
 	var total, bad C.int
 	n := int(C.bc_dump(tree, &recs[0], C.int(count), C.int(maxDepth), &total, &bad))
-	nodes := make([]Node, n)
-	stack := make([]*Node, 0, 64)
+	// Two passes: find each node's parent and count children, then hand
+	// every node its exact slice of one shared array of child pointers.
+	if cap(tp.nodes) < n {
+		tp.nodes, tp.parent, tp.kids = make([]Node, n), make([]int32, n), make([]*Node, n)
+	}
+	nodes, parent := tp.nodes[:n], tp.parent[:n]
+	clear(nodes)
+	stack := make([]int32, 0, 64)
 	for i := 0; i < n; i++ {
-		r := &recs[i]
+		d := int(recs[i].depth)
+		if d > len(stack) {
+			d = len(stack) // cannot happen in pre-order; keeps hostile trees safe
+		}
+		stack = stack[:d]
+		parent[i] = -1
+		if d > 0 {
+			parent[i] = stack[d-1]
+			nodes[stack[d-1]].Start++ // child count, until the second pass sets Start
+		}
+		stack = append(stack, int32(i))
+	}
+	kids := tp.kids[:max(n-1, 0)]
+	next := 0
+	for i := 0; i < n; i++ {
 		nd := &nodes[i]
+		if c := nd.Start; c > 0 {
+			nd.Kids = kids[next : next : next+c]
+			next += c
+		}
+		r := &recs[i]
 		nd.Start, nd.End = int(r.start), int(r.end)
 		nd.Line, nd.Col = int(r.row)+1, int(r.col)+1
 		nd.Named, nd.Error = r.named != 0, r.error != 0
@@ -197,19 +235,16 @@ func (tp *treeParser) parse(src []byte) (*Node, int, int, error) {
 		if f := int(r.field); f > 0 && f < len(tp.g.fields) {
 			nd.Field = tp.g.fields[f]
 		}
-		d := int(r.depth)
-		if d > len(stack) {
-			d = len(stack) // cannot happen in pre-order; keeps hostile trees safe
+		if p := parent[i]; p >= 0 {
+			nodes[p].Kids = append(nodes[p].Kids, nd)
 		}
-		stack = stack[:d]
-		if d > 0 {
-			parent := stack[d-1]
-			parent.Kids = append(parent.Kids, nd)
-		}
-		stack = append(stack, nd)
 	}
 	if n == 0 {
 		return &Node{Kind: "translation_unit"}, int(total), int(bad), nil
 	}
-	return &nodes[0], int(total), int(bad), nil
+	root := &nodes[0]
+	if n > keepNodes {
+		tp.recs, tp.nodes, tp.parent, tp.kids = nil, nil, nil, nil
+	}
+	return root, int(total), int(bad), nil
 }

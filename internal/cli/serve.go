@@ -1,0 +1,226 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bugcheck/bugcheck/analyze"
+	"github.com/bugcheck/bugcheck/server"
+	"github.com/bugcheck/bugcheck/server/store"
+)
+
+// defaultDataDir is where serve keeps its state unless told otherwise.
+const defaultDataDir = "bugcheck-data"
+
+// serveFlags are the analysis flags serve and reanalyze share.
+type serveFlags struct {
+	data    string
+	workers int
+	images  []string
+	symPath string
+	offline bool
+}
+
+func (f *serveFlags) add(c *cobra.Command) {
+	// Persistent, so that serve's token subcommands take it too.
+	c.PersistentFlags().StringVar(&f.data, "data", defaultDataDir, "folder of the server's database and stored dumps")
+	c.Flags().IntVar(&f.workers, "workers", 0, "dumps analysed at once (0: one per CPU)")
+	c.Flags().StringArrayVar(&f.images, "images", nil, "folder of driver images and PDBs, plain or a symbol-store tree (repeatable)")
+	c.Flags().StringVar(&f.symPath, "symbol-path", "", "symbol path in _NT_SYMBOL_PATH syntax")
+	c.Flags().BoolVar(&f.offline, "offline", false, "never download from symbol servers")
+}
+
+// open opens the data folder and the analysis options; the returned
+// function closes both.
+func (f *serveFlags) open(ctx context.Context) (*server.Data, analyze.Options, func(), error) {
+	d, err := server.OpenData(ctx, f.data)
+	if err != nil {
+		return nil, analyze.Options{}, nil, err
+	}
+	opt := analyze.Options{}
+	st := newStore(f.images, f.symPath, f.offline)
+	if st != nil {
+		opt.Images, opt.Symbols, opt.Versions = st, st, st
+	}
+	return d, opt, func() {
+		if st != nil {
+			st.Close()
+		}
+		d.Close()
+	}, nil
+}
+
+func serveCmd(stdout, stderr io.Writer) *cobra.Command {
+	var sf serveFlags
+	var listen string
+	var maxUpload int64
+	var anonRead bool
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the crash collection server: upload API, analysis workers, web pages",
+		Long: `serve collects crash dumps from many machines. Machines upload dumps (or .zip, .cab and .dmp.gz
+archives of them) to POST /api/v1/dumps, or with 'bugcheck upload'; background workers analyse them
+and the web pages and the JSON API (docs/openapi.yaml) show crashes per day, buckets, drivers,
+machines and every crash's full report.
+
+State lives in --data (default ./bugcheck-data): an SQLite database and the uploaded files. On the
+first start serve creates an admin token and prints it once; make upload tokens with
+'bugcheck serve token add NAME --role upload' or POST /api/v1/tokens. Reading is open to anyone
+who can reach the server unless --anonymous-read=false; it listens on 127.0.0.1 by default.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			d, opt, closeAll, err := sf.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeAll()
+			toks, err := d.DB.Tokens(ctx)
+			if err != nil {
+				return err
+			}
+			if len(toks) == 0 {
+				secret, _, err := server.NewToken(ctx, d.DB, "first admin", store.RoleAdmin)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stderr, "bugcheck: created an admin token; it is shown only now:\n%s\n", secret)
+			}
+			srv, err := server.New(server.Config{
+				Store: d.DB, Blobs: d.Blobs, TempDir: d.TempDir, Workers: sf.workers, MaxUpload: maxUpload,
+				AnonymousRead: anonRead, Analyze: opt, Logger: slog.New(slog.NewTextHandler(stderr, nil)),
+			})
+			if err != nil {
+				return err
+			}
+			return srv.ListenAndServe(ctx, listen, func(a net.Addr) {
+				fmt.Fprintf(stdout, "bugcheck: serving http://%s/ (data in %s)\n", a, sf.data)
+				if ta, ok := a.(*net.TCPAddr); ok && !ta.IP.IsLoopback() && anonRead {
+					fmt.Fprintln(stderr, "bugcheck: warning: listening beyond this machine with --anonymous-read: anyone who reaches it can read the crashes")
+				}
+			})
+		},
+	}
+	sf.add(c)
+	c.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
+	c.Flags().Int64Var(&maxUpload, "max-upload", server.DefaultMaxUpload, "largest upload accepted, in bytes")
+	c.Flags().BoolVar(&anonRead, "anonymous-read", true, "let requests without a token read the pages and the API")
+	c.AddCommand(tokenCmd(stdout, &sf.data))
+	return c
+}
+
+func tokenCmd(stdout io.Writer, data *string) *cobra.Command {
+	c := &cobra.Command{Use: "token", Short: "Manage the server's API tokens (works while it runs)"}
+	withData := func(fn func(context.Context, store.Store) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
+			d, err := server.OpenData(cmd.Context(), *data)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			return fn(cmd.Context(), d.DB)
+		}
+	}
+	var role string
+	add := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Create a token and print it (only its hash is stored)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withData(func(ctx context.Context, st store.Store) error {
+				secret, _, err := server.NewToken(ctx, st, args[0], store.Role(role))
+				if err == nil {
+					fmt.Fprintln(stdout, secret)
+				}
+				return err
+			})(cmd, args)
+		},
+	}
+	add.Flags().StringVar(&role, "role", "upload", "read, upload or admin")
+	list := &cobra.Command{
+		Use: "list", Short: "List tokens", Args: cobra.NoArgs,
+		RunE: withData(func(ctx context.Context, st store.Store) error {
+			toks, err := st.Tokens(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tROLE\tCREATED\tNAME")
+			for _, t := range toks {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", t.ID, t.Role, t.Created.Format("2006-01-02 15:04"), t.Name)
+			}
+			return tw.Flush()
+		}),
+	}
+	del := &cobra.Command{
+		Use: "delete ID", Short: "Revoke a token", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("token ID %q is not a number", args[0])
+			}
+			return withData(func(ctx context.Context, st store.Store) error {
+				err := st.DeleteToken(ctx, id)
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("no token %d", id)
+				}
+				return err
+			})(cmd, args)
+		},
+	}
+	c.AddCommand(add, list, del)
+	return c
+}
+
+func reanalyzeCmd(stdout, stderr io.Writer) *cobra.Command {
+	var sf serveFlags
+	c := &cobra.Command{
+		Use:   "reanalyze",
+		Short: "Re-analyse every dump the server stored (after an upgrade, or with symbols)",
+		Long: `reanalyze queues every stored upload for analysis again and runs the queue until it is empty,
+replacing each crash's report in place. It works whether or not 'bugcheck serve' is running on the
+same --data folder (a running server shares the work).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			d, opt, closeAll, err := sf.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeAll()
+			n, err := d.DB.RequeueAll(ctx)
+			if err != nil {
+				return err
+			}
+			srv, err := server.New(server.Config{Store: d.DB, Blobs: d.Blobs, TempDir: d.TempDir, Workers: sf.workers, Analyze: opt,
+				Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			if err != nil {
+				return err
+			}
+			if err := srv.Drain(ctx); err != nil {
+				return err
+			}
+			_, total, err := d.DB.Crashes(ctx, store.Filter{Limit: 1})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "bugcheck: queued %d uploads; %d crashes stored\n", n, total)
+			return nil
+		},
+	}
+	sf.add(c)
+	return c
+}

@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/bugcheck/bugcheck/analyze"
+	"github.com/bugcheck/bugcheck/lint"
+	"github.com/bugcheck/bugcheck/lint/csrc"
+)
+
+const acmeSource = "testdata/acmefilt-src"
+
+// TestAnalyzeSource links the shipped sample's crash (acmefilt.sys, 0x50, a
+// write off the end of a 0x100-byte buffer) to the driver's source: the
+// overrun in CopyFrame ranks above the deprecated allocator and the
+// unrelated default tag.
+func TestAnalyzeSource(t *testing.T) {
+	if !csrc.HasFrontEnd {
+		code, _, stderr := run("analyze", "--source", acmeSource, samplePath)
+		if code != 1 || !strings.Contains(stderr, "--source needs the C front end") {
+			t.Fatalf("cgo-free build: exit %d, stderr %q; want 1 and a message naming the C front end", code, stderr)
+		}
+		return
+	}
+	code, out, stderr := run("analyze", "--json", "--source", acmeSource, samplePath)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r analyze.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		rule, fn, defect string
+		line             int
+	}{
+		{"BCL028", "CopyFrame", "overrun", 29},
+		{"BCL001", "DriverEntry", "uninitialised", 53},
+		{"BCL005", "FilterUnload", "pool-tag", 42},
+	}
+	if len(r.SourceFindings) != len(want) {
+		t.Fatalf("%d source findings, want %d: %+v", len(r.SourceFindings), len(want), r.SourceFindings)
+	}
+	for i, w := range want {
+		f := r.SourceFindings[i]
+		if f.Rule != w.rule || f.Function != w.fn || f.Defect != w.defect || f.Line != w.line || f.Rank != i+1 {
+			t.Errorf("finding %d: %s %s %s line %d rank %d; want %s %s %s line %d", i+1, f.Rule, f.Function, f.Defect, f.Line, f.Rank, w.rule, w.fn, w.defect, w.line)
+		}
+	}
+	if f := r.SourceFindings[0]; !strings.Contains(f.Relevance, "page boundary") || f.BugChecks[0] != "0x50" {
+		t.Errorf("overrun relevance %q, bug checks %v", f.Relevance, f.BugChecks)
+	}
+
+	_, text, _ := run("analyze", "--source", acmeSource, samplePath)
+	sec := text[strings.Index(text, "\nSOURCE (3 findings"):]
+	sec = sec[:strings.Index(sec, "\nCRASH DETAILS")]
+	for _, s := range []string{"1. testdata/acmefilt-src/filter.c:29 in CopyFrame", "BCL028 buffer-bound-unchecked", "Fix: Compare FrameLength", "3. testdata/acmefilt-src/filter.c:42"} {
+		if !strings.Contains(sec, s) {
+			t.Errorf("text SOURCE section lacks %q:\n%s", s, sec)
+		}
+	}
+	_, md, _ := run("analyze", "--format", "markdown", "--source", acmeSource, samplePath)
+	if !strings.Contains(md, "## Source review") || !strings.Contains(md, "| 1 | `testdata/acmefilt-src/filter.c:29` in `CopyFrame` | BCL028") {
+		t.Errorf("markdown lacks the source section:\n%s", md)
+	}
+	// Without --source the report has no source_findings at all.
+	_, plain, _ := run("analyze", "--json", samplePath)
+	if strings.Contains(plain, "source_findings") {
+		t.Error("source_findings present without --source")
+	}
+	// --source goes with one full report.
+	if code, _, _ := run("analyze", "--format", "table", "--source", acmeSource, samplePath); code != 2 {
+		t.Errorf("--source with --format table: exit %d, want 2", code)
+	}
+}
+
+// Every lint rule maps to a defect kind the ranking knows.
+func TestLintDefectKinds(t *testing.T) {
+	known := map[string]bool{}
+	for _, k := range analyze.DefectKinds() {
+		known[k] = true
+	}
+	for _, r := range lint.Rules() {
+		if d := lint.DefectOf(r.ID); !known[d] || d == analyze.DefectOther {
+			t.Errorf("%s: defect kind %q", r.ID, d)
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/bugcheck/bugcheck/fleet/fleettest"
+)
+
+// chromium finds a Chromium to drive: $BUGCHECK_CHROMIUM, else the usual
+// names on PATH. Outside CI the browser test skips without one; in CI
+// (CI=true) a missing browser fails it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("BUGCHECK_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("no Chromium found (install Debian's chromium package or set BUGCHECK_CHROMIUM)")
+	}
+	t.Skip("no Chromium found; install chromium or set BUGCHECK_CHROMIUM to run the browser test")
+	return ""
+}
+
+// TestBrowser uploads one dump through the API and another through the
+// upload form in headless Chromium, then opens the bucket page there and
+// checks that both crashes show: count, chart, machines, sample links, and
+// the crash page behind a sample link.
+func TestBrowser(t *testing.T) {
+	exe := chromium(t)
+	e := newEnv(t, nil)
+	k := fleettest.Kinds[1]
+	apiDump, formDump := fleettest.Crash(k, 1), fleettest.Crash(k, 3)
+	if st, _ := e.uploadRaw(e.upload, apiDump, "api.dmp", "pc-api"); st != 201 {
+		t.Fatalf("API upload: %d", st)
+	}
+	formFile := filepath.Join(t.TempDir(), "form.dmp")
+	if err := os.WriteFile(formFile, formDump, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox, // Chromium refuses to run as root with its sandbox
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	root, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	actx, cancel := chromedp.NewExecAllocator(root, opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+
+	// The form: token, machine, file; submitting lands on the upload's
+	// page, which reloads itself (app.js) until the analysis is done.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.ts.URL+"/upload"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=token]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=token]`), e.upload),
+		chromedp.SendKeys(chromedp.CSS(`input[name=machine]`), "pc-form"),
+		chromedp.SetUploadFiles(chromedp.CSS(`input[name=file]`), []string{formFile}),
+		chromedp.Click(chromedp.CSS(`form.upload button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#status`)),
+	); err != nil {
+		t.Fatalf("upload form: %v", err)
+	}
+	e.waitIdle()
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#status`))); err != nil {
+		t.Fatal(err)
+	}
+	status, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#status`)))
+	if err != nil || status != "done" {
+		t.Errorf("upload page status %q, %v", status, err)
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/buckets/"+url.PathEscape(k.Bucket)), chromedp.WaitVisible(chromedp.CSS(`#bucket-id`))); err != nil {
+		t.Fatal(err)
+	}
+	eval := func(js string) any {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[any](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	id := eval(`document.getElementById("bucket-id").textContent`)
+	count := eval(`document.getElementById("bucket-count").textContent`)
+	bars := eval(`document.querySelectorAll("#trend rect.bar").length`)
+	chartWide := eval(`document.querySelector("#trend svg").getBoundingClientRect().width > 100`)
+	machines := eval(`Array.from(document.querySelectorAll("#machines td:first-child")).map(td => td.textContent).sort().join(",")`)
+	samples := eval(`document.querySelectorAll("#samples tbody a[href^='/crashes/']").length`)
+	if id != k.Bucket || count != "2" || bars.(float64) < 1 || chartWide != true || machines != "pc-api,pc-form" || samples != float64(2) {
+		t.Errorf("bucket page: id %v, count %v, %v bars (wide %v), machines %v, %v sample links", id, count, bars, chartWide, machines, samples)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#samples tbody a[href^='/crashes/']`)), chromedp.WaitVisible(chromedp.CSS(`#report`))); err != nil {
+		t.Fatal(err)
+	}
+	rep := eval(`document.getElementById("report").textContent`)
+	if s, _ := rep.(string); !strings.Contains(s, "PAGE_FAULT_IN_NONPAGED_AREA") || !strings.Contains(s, k.Driver) {
+		t.Errorf("crash page report does not name the bug check and %s:\n%.400s", k.Driver, s)
+	}
+}

@@ -1,0 +1,280 @@
+// Package server is bugcheck's crash collection server: machines upload
+// crash dumps (or .zip, .cab and .dmp.gz archives of them) over an HTTP
+// API, background workers analyse them with package analyze, and a
+// versioned JSON API (docs/openapi.yaml) and server-rendered pages show
+// crashes, buckets, drivers and machines.
+//
+// State lives behind two interfaces: store.Store (uploads, the durable job
+// queue, crashes, tokens; SQLite in package sqlitestore) and blob.Store
+// (the uploaded bytes; a local directory in package blob). An upload is
+// acknowledged only when its bytes are synced into the blob store and its
+// row and job are committed in one transaction, so a crash at any point
+// loses nothing acknowledged and leaves no half-written rows.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/bugcheck/bugcheck/analyze"
+	"github.com/bugcheck/bugcheck/fleet"
+	"github.com/bugcheck/bugcheck/server/blob"
+	"github.com/bugcheck/bugcheck/server/store"
+	"github.com/bugcheck/bugcheck/server/store/sqlitestore"
+)
+
+// Defaults for Config.
+const (
+	DefaultMaxUpload  = 4 << 30 // a complete memory dump of a small machine
+	DefaultMaxMembers = 1000
+	DefaultLease      = 10 * time.Minute
+	maxAttempts       = 5
+)
+
+// Config sets up a Server. Store, Blobs and TempDir are required.
+type Config struct {
+	Store   store.Store
+	Blobs   blob.Store
+	TempDir string // where uploads are staged before they are checked; the same file system as a Dir blob store is fastest
+
+	Workers    int   // analysis workers; 0 means runtime.NumCPU()
+	MaxUpload  int64 // largest upload accepted, in bytes; 0 means DefaultMaxUpload
+	MaxInflate int64 // largest decompressed archive member; 0 means fleet.DefaultMaxInflate
+	MaxMembers int   // most members an archive may have; 0 means DefaultMaxMembers
+
+	// AnonymousRead lets requests without a token read the API and the
+	// pages. Uploads always need an upload or admin token.
+	AnonymousRead bool
+
+	Analyze analyze.Options
+	Lease   time.Duration // how long a worker holds a job before it is presumed dead; 0 means DefaultLease
+	Logger  *slog.Logger  // nil discards
+}
+
+// Server serves the API and pages and runs the analysis workers.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	wake    chan struct{}
+	handler http.Handler
+	pages   *pages
+	id      string // worker name prefix
+
+	apiRoutes []string // "GET /crashes/{sha}": what docs/openapi.yaml must describe
+}
+
+// New checks cfg and returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Blobs == nil || cfg.TempDir == "" {
+		return nil, errors.New("server: Store, Blobs and TempDir are required")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = DefaultMaxUpload
+	}
+	if cfg.MaxInflate <= 0 {
+		cfg.MaxInflate = fleet.DefaultMaxInflate
+	}
+	if cfg.MaxMembers <= 0 {
+		cfg.MaxMembers = DefaultMaxMembers
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.TempDir, 0o700); err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	s := &Server{cfg: cfg, log: log, wake: make(chan struct{}, cfg.Workers), id: fmt.Sprintf("%s/%d", host, os.Getpid())}
+	p, err := newPages()
+	if err != nil {
+		return nil, err
+	}
+	s.pages = p
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler: API, pages and static files, with
+// security headers and cross-origin request protection.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// RunWorkers runs the analysis workers until ctx is done. Jobs left
+// running by a previous process are made runnable first.
+func (s *Server) RunWorkers(ctx context.Context) {
+	if n, err := s.cfg.Store.RecoverJobs(ctx); err != nil {
+		s.log.Error("recovering jobs", "err", err)
+	} else if n > 0 {
+		s.log.Info("recovered jobs of a previous run", "jobs", n)
+	}
+	var wg sync.WaitGroup
+	for i := range s.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.worker(ctx, fmt.Sprintf("%s/%d", s.id, i))
+		}()
+	}
+	wg.Wait()
+}
+
+// Drain runs workers until the queue is empty (no queued or running job
+// left) or ctx is done: what `bugcheck reanalyze` does without a server.
+func (s *Server) Drain(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.RunWorkers(ctx)
+	}()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			return ctx.Err()
+		case <-t.C:
+		}
+		q, err := s.cfg.Store.Queue(ctx)
+		if err != nil {
+			cancel()
+			<-done
+			return err
+		}
+		if q.Queued == 0 && q.Running == 0 {
+			cancel()
+			<-done
+			return nil
+		}
+	}
+}
+
+// ListenAndServe serves on addr and runs the workers until ctx is done,
+// then shuts down gracefully. ready, when not nil, is called with the
+// address listened on.
+func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.RunWorkers(wctx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = hs.Shutdown(sctx)
+		scancel()
+	}
+	cancel()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Data is a server's state in a local folder: the SQLite database
+// bugcheck.db, the blobs folder and the tmp staging folder.
+type Data struct {
+	Dir     string
+	DB      *sqlitestore.DB
+	Blobs   *blob.Dir
+	TempDir string
+}
+
+// OpenData opens (creating) the state folder dir.
+func OpenData(ctx context.Context, dir string) (*Data, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	// Staged files of a killed process were never acknowledged; those of
+	// a server still running on the folder are young.
+	if ents, err := os.ReadDir(tmp); err == nil {
+		for _, e := range ents {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+				os.RemoveAll(filepath.Join(tmp, e.Name()))
+			}
+		}
+	}
+	bl, err := blob.NewDir(filepath.Join(dir, "blobs"))
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlitestore.Open(ctx, filepath.Join(dir, "bugcheck.db"))
+	if err != nil {
+		return nil, err
+	}
+	return &Data{Dir: dir, DB: db, Blobs: bl, TempDir: tmp}, nil
+}
+
+// Close closes the database.
+func (d *Data) Close() error { return d.DB.Close() }
+
+// TokenPrefix starts every token, so that leaked ones are easy to find.
+const TokenPrefix = "bct_"
+
+// NewToken makes a token with role, stores its hash and returns the
+// secret, which is not kept anywhere.
+func NewToken(ctx context.Context, st store.Store, name string, role store.Role) (string, *store.Token, error) {
+	if !role.Valid() {
+		return "", nil, fmt.Errorf("unknown role %q (read, upload or admin)", role)
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	secret := TokenPrefix + hex.EncodeToString(b)
+	t := &store.Token{Name: name, Role: role, Hash: HashToken(secret)}
+	if err := st.AddToken(ctx, t); err != nil {
+		return "", nil, err
+	}
+	return secret, t, nil
+}
+
+// HashToken is how a token is stored: tokens are 256 random bits, so a
+// plain SHA-256 suffices (no password stretching needed).
+func HashToken(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
