@@ -1,9 +1,7 @@
 package report_test
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -11,33 +9,14 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// chromium finds a Chromium to drive: $BUGCHECK_CHROMIUM, else the usual
-// names on PATH. Outside CI the browser test skips without one; in CI
-// (CI=true) a missing browser fails it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("BUGCHECK_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no Chromium found (install Debian's chromium package or set BUGCHECK_CHROMIUM)")
-	}
-	t.Skip("no Chromium found; install chromium or set BUGCHECK_CHROMIUM to run the browser test")
-	return ""
-}
+	"github.com/bugcheck/bugcheck/internal/browsertest"
+)
 
 // TestHTMLInBrowser opens the HTML report in headless Chromium: it renders
 // its sections in the intended order and clicking a column heading sorts
 // the table, and clicking again reverses it.
 func TestHTMLInBrowser(t *testing.T) {
-	exe := chromium(t)
 	dir, want := generate(t, 40)
 	page, _ := runFormat(t, dir, "html")
 	file := filepath.Join(t.TempDir(), "report.html")
@@ -45,26 +24,7 @@ func TestHTMLInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox, // Chromium refuses to run as root with its sandbox
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	// The deadline is on the browser's own context: it bounds the whole
-	// test, browser included.
-	root, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	actx, cancel := chromedp.NewExecAllocator(root, opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
+	ctx := browsertest.Context(t, 90*time.Second)
 
 	eval := func(js string) any {
 		t.Helper()
