@@ -1,63 +1,13 @@
 package peimage
 
 import (
-	"debug/pe"
-	"errors"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/bugcheck/bugcheck/internal/corpus"
+	"github.com/bugcheck/bugcheck/internal/imagetest"
 )
-
-// pages is a sparse test address space.
-type pages map[uint64][]byte
-
-func (m pages) Read(addr uint64, p []byte) (int, error) {
-	for n := 0; n < len(p); {
-		pg, ok := m[(addr+uint64(n))&^0xfff]
-		if !ok {
-			return n, errors.New("not in the dump")
-		}
-		n += copy(p[n:], pg[(addr+uint64(n))&0xfff:])
-	}
-	return len(p), nil
-}
-
-func (m pages) write(addr uint64, b []byte) {
-	for n := 0; n < len(b); {
-		a := addr + uint64(n)
-		if m[a&^0xfff] == nil {
-			m[a&^0xfff] = make([]byte, 0x1000)
-		}
-		n += copy(m[a&^0xfff][a&0xfff:], b[n:])
-	}
-}
-
-// load maps an image file at base the way the Windows loader does.
-func load(t *testing.T, path string, base uint64) pages {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := pe.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	m := pages{}
-	m.write(base, raw[:0x400])
-	for _, s := range f.Sections {
-		n := min(s.Size, s.VirtualSize)
-		m.write(base+uint64(s.VirtualAddress), raw[s.Offset:s.Offset+n])
-		if s.VirtualSize > n {
-			m.write(base+uint64(s.VirtualAddress)+uint64(n), make([]byte, s.VirtualSize-n))
-		}
-	}
-	return m
-}
 
 // TestMemoryImage reads the faulting driver of the corpus dump as a
 // complete dump holds it and finds what the file holds.
@@ -69,7 +19,8 @@ func TestMemoryImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer file.Close()
-	mem := load(t, path, base)
+	mem := imagetest.Pages{}
+	mem.Load(t, path, base)
 	img, err := NewMemoryImage(mem, base, "amdppm.sys")
 	if err != nil {
 		t.Fatal(err)
@@ -114,22 +65,22 @@ func TestMemoryImage(t *testing.T) {
 
 func TestMemoryImageHostile(t *testing.T) {
 	const base = 0x140000000
-	hdr := func(mut func(b []byte)) pages {
+	hdr := func(mut func(b []byte)) imagetest.Pages {
 		b := make([]byte, 0x400)
 		copy(b, "MZ")
 		b[0x3c] = 0x80
 		copy(b[0x80:], "PE\x00\x00")
 		mut(b)
-		m := pages{}
-		m.write(base, b)
+		m := imagetest.Pages{}
+		m.Write(base, b)
 		return m
 	}
 	for _, c := range []struct {
 		name string
-		mem  pages
+		mem  imagetest.Pages
 		want string
 	}{
-		{"nothing captured", pages{}, "headers not in the dump"},
+		{"nothing captured", imagetest.Pages{}, "headers not in the dump"},
 		{"no MZ", hdr(func(b []byte) { b[0] = 'X' }), "no MZ signature"},
 		{"wild e_lfanew", hdr(func(b []byte) { b[0x3c], b[0x3e] = 0, 0x7f }), "implausible"},
 		{"no PE", hdr(func(b []byte) { b[0x80] = 'X' }), "no PE signature"},

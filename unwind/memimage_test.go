@@ -1,57 +1,17 @@
 package unwind_test
 
 import (
-	"debug/pe"
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/bugcheck/bugcheck/cpuctx"
 	"github.com/bugcheck/bugcheck/internal/corpus"
+	"github.com/bugcheck/bugcheck/internal/imagetest"
 	"github.com/bugcheck/bugcheck/kdump"
 	"github.com/bugcheck/bugcheck/peimage"
 	"github.com/bugcheck/bugcheck/unwind"
 	"github.com/bugcheck/bugcheck/vmem"
 )
-
-// loaded is kernel memory holding driver images as the loader maps them.
-type loaded map[uint64][]byte
-
-func (m loaded) Read(addr uint64, p []byte) (int, error) {
-	for n := 0; n < len(p); {
-		pg, ok := m[(addr+uint64(n))&^0xfff]
-		if !ok {
-			return n, errors.New("not in the dump")
-		}
-		n += copy(p[n:], pg[(addr+uint64(n))&0xfff:])
-	}
-	return len(p), nil
-}
-
-func (m loaded) load(t *testing.T, path string, base uint64) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := pe.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	put := func(addr uint64, b []byte) {
-		for n := 0; n < len(b); {
-			a := addr + uint64(n)
-			if m[a&^0xfff] == nil {
-				m[a&^0xfff] = make([]byte, 0x1000)
-			}
-			n += copy(m[a&^0xfff][a&0xfff:], b[n:])
-		}
-	}
-	put(base, raw[:0x400])
-	for _, s := range f.Sections {
-		put(base+uint64(s.VirtualAddress), raw[s.Offset:s.Offset+min(s.Size, s.VirtualSize)])
-	}
-}
 
 type dumpMods []kdump.Driver
 
@@ -88,9 +48,9 @@ func TestUnwindFromMemoryImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	images := loaded{}
-	images.load(t, corpus.Path(t, "symstore", "amdppm.sys", "C9C030003b000", "amdppm.sys"), 0xfffff8048b580000)
-	images.load(t, corpus.Path(t, "symstore", "Wdf01000.sys", "A9A9D36Ed1000", "Wdf01000.sys"), 0xfffff80479950000)
+	images := imagetest.Pages{}
+	images.Load(t, corpus.Path(t, "symstore", "amdppm.sys", "C9C030003b000", "amdppm.sys"), 0xfffff8048b580000)
+	images.Load(t, corpus.Path(t, "symstore", "Wdf01000.sys", "A9A9D36Ed1000", "Wdf01000.sys"), 0xfffff80479950000)
 	var mem *vmem.Space = f.Memory().WithBacking(images)
 	raw, err := mem.Bytes(f.Header.BugCheckParameters[3], cpuctx.ArchX64.Size())
 	if err != nil {
