@@ -38,6 +38,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /buckets/{id...}", store.RoleRead, s.apiBucket)
 	api("GET /drivers", store.RoleRead, s.apiTop(store.ByDriver, "drivers"))
 	api("GET /machines", store.RoleRead, s.apiTop(store.ByMachine, "machines"))
+	api("GET /machines/{name}/timeline", store.RoleRead, s.apiMachineTimeline)
 	api("GET /stats", store.RoleRead, s.apiStats)
 	api("POST /reanalyze", store.RoleAdmin, s.apiReanalyze)
 	api("GET /tokens", store.RoleAdmin, s.apiTokens)

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"context"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,34 +11,14 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/bugcheck/bugcheck/fleet/fleettest"
+	"github.com/bugcheck/bugcheck/internal/browsertest"
 )
-
-// chromium finds a Chromium to drive: $BUGCHECK_CHROMIUM, else the usual
-// names on PATH. Outside CI the browser test skips without one; in CI
-// (CI=true) a missing browser fails it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("BUGCHECK_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no Chromium found (install Debian's chromium package or set BUGCHECK_CHROMIUM)")
-	}
-	t.Skip("no Chromium found; install chromium or set BUGCHECK_CHROMIUM to run the browser test")
-	return ""
-}
 
 // TestBrowser uploads one dump through the API and another through the
 // upload form in headless Chromium, then opens the bucket page there and
 // checks that both crashes show: count, chart, machines, sample links, and
 // the crash page behind a sample link.
 func TestBrowser(t *testing.T) {
-	exe := chromium(t)
 	e := newEnv(t, nil)
 	k := fleettest.Kinds[1]
 	apiDump, formDump := fleettest.Crash(k, 1), fleettest.Crash(k, 3)
@@ -52,24 +30,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox, // Chromium refuses to run as root with its sandbox
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	root, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	actx, cancel := chromedp.NewExecAllocator(root, opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
+	ctx := browsertest.Context(t, 90*time.Second)
 
 	// The form: token, machine, file; submitting lands on the upload's
 	// page, which reloads itself (app.js) until the analysis is done.

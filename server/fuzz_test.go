@@ -3,9 +3,12 @@ package server
 import (
 	"archive/zip"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/bugcheck/bugcheck/fleet/fleettest"
+	"github.com/bugcheck/bugcheck/internal/corpus"
+	"github.com/bugcheck/bugcheck/server/store"
 )
 
 // FuzzCheck feeds arbitrary uploads to the content check that runs before
@@ -20,8 +23,15 @@ func FuzzCheck(f *testing.F) {
 	f.Add(zipOf(f, zipMember{"a.dmp", d, zip.Deflate}))
 	f.Add([]byte("MSCF"))
 	f.Add([]byte("PK\x03\x04"))
+	f.Add(junkLog())
+	f.Add(junkLog()[:4096])
+	if root, ok := corpus.Root(); ok {
+		if b, err := os.ReadFile(filepath.Join(root, "evtx", "crash-sequence-system.evtx")); err == nil {
+			f.Add(b[:4096+65536]) // the header and first chunk
+		}
+	}
 	dir := f.TempDir()
-	s := &Server{cfg: Config{MaxInflate: 1 << 20, MaxMembers: 50}}
+	s := &Server{cfg: Config{Store: logStore{}, MaxInflate: 1 << 20, MaxMembers: 50}}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tmp, err := os.CreateTemp(dir, "fuzz")
 		if err != nil {
@@ -34,9 +44,15 @@ func FuzzCheck(f *testing.F) {
 		if err != nil {
 			return
 		}
-		magic := map[string]string{"dmp": "PAGEDU", "dmp.gz": "\x1f\x8b", "zip": "PK\x03\x04", "cab": "MSCF"}[kind]
+		magic := map[string]string{"dmp": "PAGEDU", "dmp.gz": "\x1f\x8b", "zip": "PK\x03\x04", "cab": "MSCF", "evtx": "ElfFile\x00"}[kind]
 		if magic == "" || len(b) < len(magic) || string(b[:len(magic)])[:2] != magic[:2] {
 			t.Errorf("accepted as %q: % x", kind, b[:min(len(b), 8)])
 		}
 	})
+}
+
+// logStore is a store that keeps event logs, for the check only.
+type logStore struct {
+	store.Store
+	store.EventStore
 }

@@ -17,6 +17,7 @@ import (
 	"unicode"
 
 	"github.com/bugcheck/bugcheck/cab"
+	"github.com/bugcheck/bugcheck/evtx"
 	"github.com/bugcheck/bugcheck/kdump"
 	"github.com/bugcheck/bugcheck/server/store"
 )
@@ -102,6 +103,8 @@ func (s *Server) check(f *os.File, size int64) (kind string, err error) {
 		return "", errors.New("too short to be a crash dump or an archive")
 	}
 	switch {
+	case bytes.Equal(head, evtxMagic):
+		return "evtx", s.checkEventLog(f, size)
 	case isDumpMagic(head):
 		if _, err := kdump.NewFile(f, size, "upload"); err != nil {
 			return "", fmt.Errorf("not a readable crash dump: %s", errText(err))
@@ -167,7 +170,30 @@ func (s *Server) check(f *os.File, size int64) (kind string, err error) {
 		}
 		return "cab", nil
 	}
-	return "", errors.New("not a crash dump (PAGEDU64, PAGEDUMP), .dmp.gz, zip or cabinet")
+	return "", errors.New("not a crash dump (PAGEDU64, PAGEDUMP), .dmp.gz, zip, cabinet or System event log (.evtx)")
+}
+
+var evtxMagic = []byte("ElfFile\x00")
+
+// checkEventLog refuses an event log the server cannot keep, or one without
+// a single chunk of records; damaged records are found, and reported, by
+// the analysis.
+func (s *Server) checkEventLog(f *os.File, size int64) error {
+	if s.events() == nil {
+		return errors.New("this server's store does not keep event logs")
+	}
+	lf, err := evtx.NewFile(f, size, "upload")
+	if err != nil {
+		return fmt.Errorf("not a readable event log: %s", errText(err))
+	}
+	chunks, err := lf.ChunkHeaders()
+	if err != nil {
+		return fmt.Errorf("not a readable event log: %s", errText(err))
+	}
+	if len(chunks) == 0 {
+		return errors.New("the event log holds no chunk of records (no ElfChnk signature)")
+	}
+	return nil
 }
 
 // errText is an error without the "upload:" name the readers prefix.
@@ -179,6 +205,10 @@ func errText(err error) string {
 	var ce *cab.FormatError
 	if errors.As(err, &ce) {
 		return fmt.Sprintf("offset %#x: %s", ce.Offset, ce.Msg)
+	}
+	var ee *evtx.FormatError
+	if errors.As(err, &ee) {
+		return fmt.Sprintf("offset %#x: %s", ee.Offset, ee.Msg)
 	}
 	return err.Error()
 }

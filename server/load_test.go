@@ -119,7 +119,7 @@ func TestLoad(t *testing.T) {
 		ids[as[0].id] = true
 	}
 	ctx := context.Background()
-	ups, err := e.data.DB.Uploads(ctx, n+100, 0)
+	ups, err := e.data.Store.Uploads(ctx, n+100, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestLoad(t *testing.T) {
 			done++
 		}
 	}
-	_, crashes, err := e.data.DB.Crashes(ctx, store.Filter{Limit: 1})
+	_, crashes, err := e.data.Store.Crashes(ctx, store.Filter{Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

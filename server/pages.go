@@ -33,7 +33,11 @@ var funcs = template.FuncMap{
 	"bucketURL":    func(id string) string { return "/buckets/" + url.PathEscape(id) },
 	"bucketAPIURL": func(id string) string { return "/api/" + APIVersion + "/buckets/" + url.PathEscape(id) },
 	"crashURL":     func(sha string) string { return "/crashes/" + url.PathEscape(sha) },
-	"filterURL":    func(key, value string) string { return "/crashes?" + url.Values{key: {value}}.Encode() },
+	"machineURL":   func(name string) string { return "/machines/" + url.PathEscape(name) },
+	"machineAPIURL": func(name string) string {
+		return "/api/" + APIVersion + "/machines/" + url.PathEscape(name) + "/timeline"
+	},
+	"filterURL": func(key, value string) string { return "/crashes?" + url.Values{key: {value}}.Encode() },
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"
@@ -115,6 +119,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /crashes", s.pageAuth(s.crashesPage))
 	mux.HandleFunc("GET /crashes/{sha}", s.pageAuth(s.crashPage))
 	mux.HandleFunc("GET /buckets/{id...}", s.pageAuth(s.bucketPage))
+	mux.HandleFunc("GET /machines/{name}", s.pageAuth(s.machinePage))
 	mux.HandleFunc("GET /uploads/{id}", s.pageAuth(s.uploadPage))
 	mux.HandleFunc("GET /upload", s.uploadForm)
 	mux.HandleFunc("POST /upload", s.uploadPost)
@@ -186,6 +191,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		NewBuckets []store.Bucket
 		Drivers    []store.Count
 		Machines   []store.Count
+		Logs       []store.MachineLog
 		Recent     []store.Crash
 	}
 	days, err := s.cfg.Store.PerDay(ctx, store.Filter{})
@@ -207,6 +213,9 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		d.Recent, d.Total, err = s.cfg.Store.Crashes(ctx, store.Filter{Limit: 10})
+	}
+	if err == nil {
+		d.Logs, err = s.machineLogs(ctx, 10)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -262,6 +271,13 @@ func (s *Server) crashPage(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(c.Report, &rep); err != nil {
 		s.fail(w, r, fmt.Errorf("crash %s: stored report: %w", c.SHA256, err))
 		return
+	}
+	// The machine's System log may have arrived after the dump: its
+	// evidence is matched now, as analyze --events would show it.
+	if ev, err := s.crashEvidence(r.Context(), c); err != nil {
+		s.log.Warn("matching a crash to its machine's event log", "crash", c.SHA256, "err", err)
+	} else if ev != nil {
+		rep.Events = ev
 	}
 	var text bytes.Buffer
 	if err := report.Text(&text, &rep, report.TextOptions{}); err != nil {

@@ -5,8 +5,11 @@
 // crashes, buckets, drivers and machines.
 //
 // State lives behind two interfaces: store.Store (uploads, the durable job
-// queue, crashes, tokens; SQLite in package sqlitestore) and blob.Store
-// (the uploaded bytes; a local directory in package blob). An upload is
+// queue, crashes, tokens; SQLite in package sqlitestore, PostgreSQL in
+// package pgstore) and blob.Store (the uploaded bytes; a local directory
+// in package blob, object storage in package cloudblob). Several instances
+// may share a PostgreSQL database and a bucket behind a load balancer:
+// any of them takes uploads and any analyses them. An upload is
 // acknowledged only when its bytes are synced into the blob store and its
 // row and job are committed in one transaction, so a crash at any point
 // loses nothing acknowledged and leaves no half-written rows.
@@ -25,13 +28,16 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/bugcheck/bugcheck/analyze"
 	"github.com/bugcheck/bugcheck/fleet"
 	"github.com/bugcheck/bugcheck/server/blob"
+	"github.com/bugcheck/bugcheck/server/blob/cloudblob"
 	"github.com/bugcheck/bugcheck/server/store"
+	"github.com/bugcheck/bugcheck/server/store/pgstore"
 	"github.com/bugcheck/bugcheck/server/store/sqlitestore"
 )
 
@@ -212,17 +218,43 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 	return err
 }
 
-// Data is a server's state in a local folder: the SQLite database
-// bugcheck.db, the blobs folder and the tmp staging folder.
+// Data is a server's state: by default in a local folder (the SQLite
+// database bugcheck.db and the blobs folder), or in PostgreSQL and an
+// object storage bucket that several instances share; the tmp staging
+// folder is always local.
 type Data struct {
 	Dir     string
-	DB      *sqlitestore.DB
-	Blobs   *blob.Dir
+	DB      *sqlitestore.DB // the folder's database; nil when Store is PostgreSQL
+	Blobs   *blob.Dir       // the folder's blobs; nil when BlobStore is a bucket
 	TempDir string
+
+	Store     store.Store // DB, or the PostgreSQL database
+	BlobStore blob.Store  // Blobs, or the bucket
+	// Shared is set when Store may be shared with other instances: jobs
+	// left running are then recovered only when their lease runs out.
+	Shared bool
+
+	closers []func() error
+}
+
+// DataOptions say where OpenDataWith keeps what is not in the folder.
+type DataOptions struct {
+	// DB is a PostgreSQL URL (postgres://user@host/db?search_path=s);
+	// empty keeps the SQLite database in the folder.
+	DB string
+	// Blobs is a bucket URL (s3://bucket?region=…&endpoint=…, file://,
+	// mem://); empty keeps the blobs in the folder.
+	Blobs string
 }
 
 // OpenData opens (creating) the state folder dir.
 func OpenData(ctx context.Context, dir string) (*Data, error) {
+	return OpenDataWith(ctx, dir, DataOptions{})
+}
+
+// OpenDataWith opens (creating) the state folder dir, with the database
+// and the blobs where opt says.
+func OpenDataWith(ctx context.Context, dir string, opt DataOptions) (d *Data, err error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
@@ -239,19 +271,53 @@ func OpenData(ctx context.Context, dir string) (*Data, error) {
 			}
 		}
 	}
-	bl, err := blob.NewDir(filepath.Join(dir, "blobs"))
-	if err != nil {
-		return nil, err
+	d = &Data{Dir: dir, TempDir: tmp}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if opt.Blobs == "" {
+		if d.Blobs, err = blob.NewDir(filepath.Join(dir, "blobs")); err != nil {
+			return nil, err
+		}
+		d.BlobStore = d.Blobs
+	} else {
+		b, err := cloudblob.Open(ctx, opt.Blobs, tmp)
+		if err != nil {
+			return nil, err
+		}
+		d.BlobStore = b
+		d.closers = append(d.closers, b.Close)
 	}
-	db, err := sqlitestore.Open(ctx, filepath.Join(dir, "bugcheck.db"))
-	if err != nil {
-		return nil, err
+	if opt.DB == "" {
+		if d.DB, err = sqlitestore.Open(ctx, filepath.Join(dir, "bugcheck.db")); err != nil {
+			return nil, err
+		}
+		d.Store = d.DB
+	} else {
+		if !strings.HasPrefix(opt.DB, "postgres://") && !strings.HasPrefix(opt.DB, "postgresql://") {
+			return nil, fmt.Errorf("database %q: want a postgres:// URL", opt.DB)
+		}
+		pg, err := pgstore.Open(ctx, opt.DB)
+		if err != nil {
+			return nil, err
+		}
+		d.Store, d.Shared = pg, true
 	}
-	return &Data{Dir: dir, DB: db, Blobs: bl, TempDir: tmp}, nil
+	d.closers = append(d.closers, d.Store.Close)
+	return d, nil
 }
 
-// Close closes the database.
-func (d *Data) Close() error { return d.DB.Close() }
+// Close closes the database and the bucket.
+func (d *Data) Close() error {
+	var errs []error
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		errs = append(errs, d.closers[i]())
+	}
+	d.closers = nil
+	return errors.Join(errs...)
+}
 
 // TokenPrefix starts every token, so that leaked ones are easy to find.
 const TokenPrefix = "bct_"

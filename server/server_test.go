@@ -38,12 +38,12 @@ type env struct {
 func newEnv(t testing.TB, mod func(*Config)) *env {
 	t.Helper()
 	ctx := context.Background()
-	data, err := OpenData(ctx, t.TempDir())
+	data, err := openTestData(t)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { data.Close() })
-	cfg := Config{Store: data.DB, Blobs: data.Blobs, TempDir: data.TempDir, Workers: 2, AnonymousRead: true}
+	cfg := Config{Store: data.Store, Blobs: data.BlobStore, TempDir: data.TempDir, Workers: 2, AnonymousRead: true}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -56,7 +56,7 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 		dst  *string
 		role store.Role
 	}{{&e.admin, store.RoleAdmin}, {&e.upload, store.RoleUpload}, {&e.read, store.RoleRead}} {
-		if *r.dst, _, err = NewToken(ctx, data.DB, string(r.role)+" token", r.role); err != nil {
+		if *r.dst, _, err = NewToken(ctx, data.Store, string(r.role)+" token", r.role); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -136,7 +136,7 @@ func (e *env) waitIdleFor(limit time.Duration) {
 	e.t.Helper()
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		q, err := e.data.DB.Queue(context.Background())
+		q, err := e.data.Store.Queue(context.Background())
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -253,7 +253,7 @@ func TestUploadKinds(t *testing.T) {
 			}
 			// The same bytes again: the same upload, nothing queued.
 			status, again := e.uploadRaw(e.upload, tc.data, "other-name.dmp", "elsewhere")
-			q, _ := e.data.DB.Queue(context.Background())
+			q, _ := e.data.Store.Queue(context.Background())
 			if status != http.StatusOK || again.Created || again.ID != u.ID || q.Queued != 0 {
 				t.Errorf("second upload: status %d, %+v, queue %+v", status, again, q)
 			}
@@ -340,7 +340,7 @@ func TestRejected(t *testing.T) {
 			}
 		})
 	}
-	ups, _ := e.data.DB.Uploads(context.Background(), 100, 0)
+	ups, _ := e.data.Store.Uploads(context.Background(), 100, 0)
 	if len(ups) != 0 {
 		t.Errorf("%d uploads stored from rejected requests", len(ups))
 	}
@@ -398,7 +398,7 @@ func TestAuth(t *testing.T) {
 	if resp.StatusCode != 201 || !strings.HasPrefix(nt.Token, TokenPrefix) {
 		t.Fatalf("new token: %d %s", resp.StatusCode, b)
 	}
-	toks, _ := e.data.DB.Tokens(context.Background())
+	toks, _ := e.data.Store.Tokens(context.Background())
 	for _, tk := range toks {
 		if tk.Hash == nt.Token || (tk.ID == nt.ID && tk.Hash != HashToken(nt.Token)) {
 			t.Errorf("token %d stored as %q", tk.ID, tk.Hash)
@@ -524,13 +524,13 @@ func TestReanalyze(t *testing.T) {
 		}
 	}
 	e.waitIdle()
-	before, _, _ := e.data.DB.Crashes(context.Background(), store.Filter{})
+	before, _, _ := e.data.Store.Crashes(context.Background(), store.Filter{})
 	resp, b := e.do("POST", "/api/v1/reanalyze", e.admin, nil, nil)
 	if resp.StatusCode != 202 || !strings.Contains(string(b), `"queued": 6`) {
 		t.Fatalf("reanalyze: %d %s", resp.StatusCode, b)
 	}
 	e.waitIdle()
-	after, total, _ := e.data.DB.Crashes(context.Background(), store.Filter{})
+	after, total, _ := e.data.Store.Crashes(context.Background(), store.Filter{})
 	if total != 6 || len(before) != 6 {
 		t.Fatalf("%d crashes before, %d after", len(before), total)
 	}
@@ -552,7 +552,7 @@ func TestBrokenDumpFails(t *testing.T) {
 		t.Fatalf("upload: %d", st)
 	}
 	e.waitIdle()
-	got, err := e.data.DB.Upload(context.Background(), u.ID)
+	got, err := e.data.Store.Upload(context.Background(), u.ID)
 	if err != nil || got.Status != store.UploadFailed || !strings.Contains(got.Error, "2 of 2 dumps could not be analysed") {
 		t.Errorf("upload %+v, %v", got, err)
 	}

@@ -80,6 +80,10 @@ func (s *Server) runJob(ctx context.Context, j *store.Job) {
 		}
 	}()
 	u, err := s.cfg.Store.Upload(ctx, j.UploadID)
+	if err == nil && u.Kind == "evtx" {
+		s.runEventJob(ctx, j, u)
+		return
+	}
 	var crashes []store.Crash
 	var errText string
 	if err == nil {

@@ -51,12 +51,12 @@ func TestLeaseRenewal(t *testing.T) {
 	}
 	e.waitIdle()
 	for _, u := range ups {
-		got, _ := e.data.DB.Upload(context.Background(), u.ID)
+		got, _ := e.data.Store.Upload(context.Background(), u.ID)
 		if n := sb.opens[u.BlobKey()]; n != 1 || got.Status != store.UploadDone || got.Dumps != 1 {
 			t.Errorf("upload %d (%s): read %d times, %+v", u.ID, u.Kind, n, got)
 		}
 	}
-	if c, err := e.data.DB.Crash(context.Background(), sha(d1)); err != nil || c.Machine != "pc5" || c.Bucket != fleettest.Kinds[4].Bucket {
+	if c, err := e.data.Store.Crash(context.Background(), sha(d1)); err != nil || c.Machine != "pc5" || c.Bucket != fleettest.Kinds[4].Bucket {
 		t.Errorf("zip member: %+v, %v", c, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,8 @@ const defaultDataDir = "bugcheck-data"
 // serveFlags are the analysis flags serve and reanalyze share.
 type serveFlags struct {
 	data    string
+	db      string
+	blobs   string
 	workers int
 	images  []string
 	symPath string
@@ -35,6 +38,8 @@ type serveFlags struct {
 func (f *serveFlags) add(c *cobra.Command) {
 	// Persistent, so that serve's token subcommands take it too.
 	c.PersistentFlags().StringVar(&f.data, "data", defaultDataDir, "folder of the server's database and stored dumps")
+	c.PersistentFlags().StringVar(&f.db, "db", "", "PostgreSQL URL (postgres://user@host/db) shared by several servers, instead of SQLite in --data")
+	c.PersistentFlags().StringVar(&f.blobs, "blobs", "", "bucket URL (s3://bucket?region=R&endpoint=URL&use_path_style=true) for the dumps, instead of --data")
 	c.Flags().IntVar(&f.workers, "workers", 0, "dumps analysed at once (0: one per CPU)")
 	c.Flags().StringArrayVar(&f.images, "images", nil, "folder of driver images and PDBs, plain or a symbol-store tree (repeatable)")
 	c.Flags().StringVar(&f.symPath, "symbol-path", "", "symbol path in _NT_SYMBOL_PATH syntax")
@@ -44,7 +49,7 @@ func (f *serveFlags) add(c *cobra.Command) {
 // open opens the data folder and the analysis options; the returned
 // function closes both.
 func (f *serveFlags) open(ctx context.Context) (*server.Data, analyze.Options, func(), error) {
-	d, err := server.OpenData(ctx, f.data)
+	d, err := f.openData(ctx)
 	if err != nil {
 		return nil, analyze.Options{}, nil, err
 	}
@@ -61,6 +66,16 @@ func (f *serveFlags) open(ctx context.Context) (*server.Data, analyze.Options, f
 	}, nil
 }
 
+// openData opens the state the flags name.
+func (f *serveFlags) openData(ctx context.Context) (*server.Data, error) {
+	return server.OpenDataWith(ctx, f.data, server.DataOptions{DB: f.db, Blobs: f.blobs})
+}
+
+// sharedLease is the job lease on a database several servers share: a
+// dead server's jobs wait this long for another to take them (a server
+// alone on its database takes them back when it starts).
+const sharedLease = time.Minute
+
 func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	var sf serveFlags
 	var listen string
@@ -74,7 +89,11 @@ archives of them) to POST /api/v1/dumps, or with 'bugcheck upload'; background w
 and the web pages and the JSON API (docs/openapi.yaml) show crashes per day, buckets, drivers,
 machines and every crash's full report.
 
-State lives in --data (default ./bugcheck-data): an SQLite database and the uploaded files. On the
+State lives in --data (default ./bugcheck-data): an SQLite database and the uploaded files. Several
+servers behind a load balancer share state with --db postgres://user@host/db (password from
+$PGPASSWORD or ~/.pgpass; the schema is created and migrated on start) and --blobs s3://bucket?region=R
+(S3-compatible stores: add endpoint=http://host:9000&use_path_style=true; credentials from the AWS
+environment); any of them takes uploads and analyses them. --data then holds only staging files. On the
 first start serve creates an admin token and prints it once; make upload tokens with
 'bugcheck serve token add NAME --role upload' or POST /api/v1/tokens. Reading is open to anyone
 who can reach the server unless --anonymous-read=false; it listens on 127.0.0.1 by default.`,
@@ -87,26 +106,34 @@ who can reach the server unless --anonymous-read=false; it listens on 127.0.0.1 
 				return err
 			}
 			defer closeAll()
-			toks, err := d.DB.Tokens(ctx)
+			toks, err := d.Store.Tokens(ctx)
 			if err != nil {
 				return err
 			}
 			if len(toks) == 0 {
-				secret, _, err := server.NewToken(ctx, d.DB, "first admin", store.RoleAdmin)
+				secret, _, err := server.NewToken(ctx, d.Store, "first admin", store.RoleAdmin)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(stderr, "bugcheck: created an admin token; it is shown only now:\n%s\n", secret)
 			}
-			srv, err := server.New(server.Config{
-				Store: d.DB, Blobs: d.Blobs, TempDir: d.TempDir, Workers: sf.workers, MaxUpload: maxUpload,
+			cfg := server.Config{
+				Store: d.Store, Blobs: d.BlobStore, TempDir: d.TempDir, Workers: sf.workers, MaxUpload: maxUpload,
 				AnonymousRead: anonRead, Analyze: opt, Logger: slog.New(slog.NewTextHandler(stderr, nil)),
-			})
+			}
+			if d.Shared {
+				cfg.Lease = sharedLease
+			}
+			srv, err := server.New(cfg)
 			if err != nil {
 				return err
 			}
 			return srv.ListenAndServe(ctx, listen, func(a net.Addr) {
-				fmt.Fprintf(stdout, "bugcheck: serving http://%s/ (data in %s)\n", a, sf.data)
+				where := sf.data
+				if sf.db != "" || sf.blobs != "" {
+					where = "shared database and bucket; staging in " + sf.data
+				}
+				fmt.Fprintf(stdout, "bugcheck: serving http://%s/ (data in %s)\n", a, where)
 				if ta, ok := a.(*net.TCPAddr); ok && !ta.IP.IsLoopback() && anonRead {
 					fmt.Fprintln(stderr, "bugcheck: warning: listening beyond this machine with --anonymous-read: anyone who reaches it can read the crashes")
 				}
@@ -117,20 +144,20 @@ who can reach the server unless --anonymous-read=false; it listens on 127.0.0.1 
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	c.Flags().Int64Var(&maxUpload, "max-upload", server.DefaultMaxUpload, "largest upload accepted, in bytes")
 	c.Flags().BoolVar(&anonRead, "anonymous-read", true, "let requests without a token read the pages and the API")
-	c.AddCommand(tokenCmd(stdout, &sf.data))
+	c.AddCommand(tokenCmd(stdout, &sf))
 	return c
 }
 
-func tokenCmd(stdout io.Writer, data *string) *cobra.Command {
+func tokenCmd(stdout io.Writer, sf *serveFlags) *cobra.Command {
 	c := &cobra.Command{Use: "token", Short: "Manage the server's API tokens (works while it runs)"}
 	withData := func(fn func(context.Context, store.Store) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			d, err := server.OpenData(cmd.Context(), *data)
+			d, err := sf.openData(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			return fn(cmd.Context(), d.DB)
+			return fn(cmd.Context(), d.Store)
 		}
 	}
 	var role string
@@ -201,19 +228,23 @@ same --data folder (a running server shares the work).`,
 				return err
 			}
 			defer closeAll()
-			n, err := d.DB.RequeueAll(ctx)
+			n, err := d.Store.RequeueAll(ctx)
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(server.Config{Store: d.DB, Blobs: d.Blobs, TempDir: d.TempDir, Workers: sf.workers, Analyze: opt,
-				Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			cfg := server.Config{Store: d.Store, Blobs: d.BlobStore, TempDir: d.TempDir, Workers: sf.workers, Analyze: opt,
+				Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+			if d.Shared {
+				cfg.Lease = sharedLease
+			}
+			srv, err := server.New(cfg)
 			if err != nil {
 				return err
 			}
 			if err := srv.Drain(ctx); err != nil {
 				return err
 			}
-			_, total, err := d.DB.Crashes(ctx, store.Filter{Limit: 1})
+			_, total, err := d.Store.Crashes(ctx, store.Filter{Limit: 1})
 			if err != nil {
 				return err
 			}

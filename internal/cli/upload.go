@@ -24,7 +24,8 @@ func uploadCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "upload --server URL PATH...",
 		Short: "Send crash dumps to a bugcheck server",
 		Long: `upload sends crash dumps to a 'bugcheck serve' server: files, and folders searched recursively
-for .dmp, .dmp.gz, .zip and .cab files — point it at C:\Windows\Minidump to push a machine's crashes.
+for .dmp, .dmp.gz, .zip, .cab and .evtx files — point it at C:\Windows\Minidump to push a machine's crashes,
+and at an export of its System log (wevtutil epl System System.evtx) for the crash timeline.
 The token comes from --token or $BUGCHECK_TOKEN (an upload or admin token); the machine name from
 --machine, else this computer's name. Files the server already has are reported, not sent twice
 in effect (uploads are idempotent by SHA-256). Transient failures are retried.`,
@@ -112,7 +113,7 @@ func uploadFiles(arg string) ([]string, error) {
 			return err
 		}
 		n := strings.ToLower(d.Name())
-		if d.Type().IsRegular() && (strings.HasSuffix(n, ".dmp") || strings.HasSuffix(n, ".dmp.gz") || strings.HasSuffix(n, ".zip") || strings.HasSuffix(n, ".cab")) {
+		if d.Type().IsRegular() && (strings.HasSuffix(n, ".dmp") || strings.HasSuffix(n, ".dmp.gz") || strings.HasSuffix(n, ".zip") || strings.HasSuffix(n, ".cab") || strings.HasSuffix(n, ".evtx")) {
 			out = append(out, p)
 		}
 		return nil

@@ -20,7 +20,7 @@ var ErrBadKey = errors.New("invalid blob key")
 // keyRe is the only shape of key accepted: two hex digits, a slash, the
 // hex SHA-256 and a kind extension. Nothing a client sends reaches a path
 // without passing it.
-var keyRe = regexp.MustCompile(`^[0-9a-f]{2}/[0-9a-f]{64}\.(dmp|dmp\.gz|zip|cab)$`)
+var keyRe = regexp.MustCompile(`^[0-9a-f]{2}/[0-9a-f]{64}\.(dmp|dmp\.gz|zip|cab|evtx)$`)
 
 // ValidKey reports whether key has the shape of a blob key.
 func ValidKey(key string) bool { return keyRe.MatchString(key) }

@@ -20,6 +20,7 @@ func TestValidKey(t *testing.T) {
 		{"ab/" + h + ".dmp.gz", true},
 		{"ab/" + h + ".zip", true},
 		{"ab/" + h + ".cab", true},
+		{"ab/" + h + ".evtx", true},
 		{"../" + h + ".dmp", false},
 		{"ab/" + h + ".exe", false},
 		{"ab/../../etc/passwd", false},

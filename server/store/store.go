@@ -2,8 +2,8 @@
 // (the files machines sent, by SHA-256), the durable queue of analysis
 // jobs, analysed crashes with their reports, and API tokens. The server
 // speaks only to the Store interface, so the embedded SQLite
-// implementation (package sqlitestore) can be joined by others (PostgreSQL)
-// without touching the HTTP or worker code.
+// implementation (package sqlitestore) and the PostgreSQL one (package
+// pgstore) serve without touching the HTTP or worker code.
 package store
 
 import (
@@ -188,7 +188,9 @@ type Store interface {
 	// RecoverJobs makes every running job runnable at once: at the start
 	// of a server that is the only one on the store, those are jobs whose
 	// worker died with the previous process. Analysis is idempotent, so a
-	// job that did still run elsewhere only runs twice.
+	// job that did still run elsewhere only runs twice. A store that
+	// several instances share (pgstore) releases only jobs whose lease
+	// has run out, never one a live instance is renewing.
 	RecoverJobs(ctx context.Context) (int, error)
 	// RetryJob releases a job to run again after delay.
 	RetryJob(ctx context.Context, j *Job, errText string, delay time.Duration) error

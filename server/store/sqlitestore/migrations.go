@@ -67,4 +67,23 @@ CREATE TABLE tokens (
 	created_ms INTEGER NOT NULL
 );
 `,
+	// 2: machines' System-log events (.evtx uploads), one row per record.
+	`
+CREATE TABLE log_events (
+	machine   TEXT    NOT NULL,
+	provider  TEXT    NOT NULL,
+	record_id INTEGER NOT NULL,
+	upload_id INTEGER NOT NULL REFERENCES uploads(id),
+	file      TEXT    NOT NULL,
+	time_ms   INTEGER NOT NULL,
+	source    TEXT    NOT NULL,
+	event_id  INTEGER NOT NULL,
+	level     INTEGER NOT NULL,
+	computer  TEXT    NOT NULL,
+	data      TEXT    NOT NULL, -- JSON object of the event's data fields
+	PRIMARY KEY (machine, provider, record_id)
+) WITHOUT ROWID;
+CREATE INDEX log_events_time ON log_events(machine, time_ms);
+CREATE INDEX log_events_upload ON log_events(upload_id);
+`,
 }
