@@ -242,46 +242,12 @@ func (ml *machineLog) evidence(sha string) *analyze.EventEvidence {
 	if ml.Corr == nil {
 		return nil
 	}
-	var unmatched []string
-	for _, c := range ml.Corr.NoDump {
-		unmatched = append(unmatched, crashLine(c))
-	}
 	for i, m := range ml.Corr.Matches {
-		if ml.Dumps[i].SHA256 != sha {
-			continue
+		if ml.Dumps[i].SHA256 == sha {
+			return crashlog.Evidence(m, ml.Timeline.Crashes, ml.Corr.NoDump)
 		}
-		ev := &analyze.EventEvidence{Matched: m.Crash != nil, How: m.How, Note: m.Note, Unmatched: unmatched}
-		if c := m.Crash; c != nil {
-			ev.Crash = crashLine(c)
-			for _, r := range c.Evidence {
-				ev.Events = append(ev.Events, r.String())
-			}
-			ev.HardwareErrors = entryLines(c.HardwareErrors)
-			ev.StorageErrors = entryLines(c.StorageErrors)
-			ev.DriverChanges = entryLines(c.DriverChanges)
-			if v := crashlog.HardwareVerdict(c, ml.Timeline.Crashes); v.Suspect {
-				ev.Hardware = &analyze.HardwareEvidence{Confidence: v.Confidence, Reasons: v.Reasons}
-			}
-		}
-		return ev
 	}
 	return nil
-}
-
-func crashLine(c *crashlog.Crash) string {
-	s := c.Time.UTC().Format("2006-01-02 15:04:05Z") + " " + c.Summary()
-	if c.NoDump && c.NoDumpReason != "" && !strings.Contains(s, c.NoDumpReason) {
-		s += " (" + c.NoDumpReason + ")"
-	}
-	return s
-}
-
-func entryLines(es []crashlog.Entry) []string {
-	var out []string
-	for _, e := range es {
-		out = append(out, fmt.Sprintf("%s %s (%s)", e.Time.UTC().Format("2006-01-02 15:04:05Z"), e.Summary, e.Event))
-	}
-	return out
 }
 
 // crashEvidence is the log evidence of a stored crash, or nil.

@@ -14,8 +14,7 @@ import (
 
 // logEvidence matches dumps to the crashes System event logs recorded.
 type logEvidence struct {
-	byPath    map[string]*analyze.EventEvidence
-	unmatched []string
+	byPath map[string]*analyze.EventEvidence
 }
 
 // readLogEvidence reads the logs and matches every dump in paths (by its
@@ -39,42 +38,10 @@ func readLogEvidence(logs, paths []string, stderr io.Writer) (*logEvidence, erro
 	}
 	corr := crashlog.Correlate(tl, dumps, crashlog.CorrelateOptions{})
 	le := &logEvidence{byPath: map[string]*analyze.EventEvidence{}}
-	for _, c := range corr.NoDump {
-		le.unmatched = append(le.unmatched, crashLine(c))
-	}
 	for _, m := range corr.Matches {
-		ev := &analyze.EventEvidence{Matched: m.Crash != nil, How: m.How, Note: m.Note, Unmatched: le.unmatched}
-		if c := m.Crash; c != nil {
-			ev.Crash = crashLine(c)
-			for _, r := range c.Evidence {
-				ev.Events = append(ev.Events, r.String())
-			}
-			ev.HardwareErrors = entryLines(c.HardwareErrors)
-			ev.StorageErrors = entryLines(c.StorageErrors)
-			ev.DriverChanges = entryLines(c.DriverChanges)
-			if v := crashlog.HardwareVerdict(c, tl.Crashes); v.Suspect {
-				ev.Hardware = &analyze.HardwareEvidence{Confidence: v.Confidence, Reasons: v.Reasons}
-			}
-		}
-		le.byPath[filepath.Base(m.Dump.Path)] = ev
+		le.byPath[filepath.Base(m.Dump.Path)] = crashlog.Evidence(m, tl.Crashes, corr.NoDump)
 	}
 	return le, nil
-}
-
-func crashLine(c *crashlog.Crash) string {
-	s := c.Time.UTC().Format("2006-01-02 15:04:05Z") + " " + c.Summary()
-	if c.NoDump && c.NoDumpReason != "" && !strings.Contains(s, c.NoDumpReason) {
-		s += " (" + c.NoDumpReason + ")"
-	}
-	return s
-}
-
-func entryLines(es []crashlog.Entry) []string {
-	var out []string
-	for _, e := range es {
-		out = append(out, fmt.Sprintf("%s %s (%s)", e.Time.UTC().Format("2006-01-02 15:04:05Z"), e.Summary, e.Event))
-	}
-	return out
 }
 
 // prefetchStack downloads, in parallel, the images and PDBs of the modules
