@@ -50,7 +50,7 @@ func (s *Server) routes() http.Handler {
 		apiError(w, http.StatusNotFound, "no such API endpoint")
 	})
 	s.pageRoutes(mux)
-	return secureHeaders(http.NewCrossOriginProtection().Handler(mux))
+	return secureHeaders(http.NewCrossOriginProtection().Handler(s.withSession(mux)))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -17,7 +17,8 @@ import (
 // TestBrowser uploads one dump through the API and another through the
 // upload form in headless Chromium, then opens the bucket page there and
 // checks that both crashes show: count, chart, machines, sample links, and
-// the crash page behind a sample link.
+// the crash page behind a sample link. Last, it signs in as an
+// administrator and makes a token on the admin page.
 func TestBrowser(t *testing.T) {
 	e := newEnv(t, nil)
 	k := fleettest.Kinds[1]
@@ -80,5 +81,41 @@ func TestBrowser(t *testing.T) {
 	rep := eval(`document.getElementById("report").textContent`)
 	if s, _ := rep.(string); !strings.Contains(s, "PAGE_FAULT_IN_NONPAGED_AREA") || !strings.Contains(s, k.Driver) {
 		t.Errorf("crash page report does not name the bug check and %s:\n%.400s", k.Driver, s)
+	}
+
+	// Sign in as an administrator; the layout names the token, and the
+	// admin page makes a token whose secret it shows once.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.ts.URL+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`form.login input[name=token]`)),
+		chromedp.SendKeys(chromedp.CSS(`form.login input[name=token]`), e.admin),
+		chromedp.Click(chromedp.CSS(`form.login button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#user`)),
+	); err != nil {
+		t.Fatalf("sign-in: %v", err)
+	}
+	if user := eval(`document.getElementById("user").textContent`); user != "admin token (admin)" {
+		t.Errorf("signed in as %v", user)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href="/admin"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form.newtoken input[name=name]`)),
+		chromedp.SendKeys(chromedp.CSS(`form.newtoken input[name=name]`), "browser pc"),
+		chromedp.SetValue(chromedp.CSS(`form.newtoken select[name=role]`), "read"),
+		chromedp.Click(chromedp.CSS(`form.newtoken button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#new-token`)),
+	); err != nil {
+		t.Fatalf("admin page: %v", err)
+	}
+	secret, _ := eval(`document.getElementById("new-token").textContent`).(string)
+	rows := eval(`Array.from(document.querySelectorAll("table.tokens tbody tr td:first-child")).map(td => td.textContent).join(",")`)
+	if !strings.HasPrefix(secret, TokenPrefix) || rows != "admin token,upload token,read token,browser pc" {
+		t.Fatalf("new token %q, token rows %v", secret, rows)
+	}
+	if resp, _ := e.do("GET", "/api/v1/tokens", secret, nil, nil); resp.StatusCode != 403 {
+		t.Errorf("the new read token on an admin endpoint: %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := e.do("GET", "/api/v1/crashes", secret, nil, nil); resp.StatusCode != 200 {
+		t.Errorf("the new read token reading crashes: %d", resp.StatusCode)
 	}
 }

@@ -412,7 +412,7 @@ func (s *Server) machinePage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.render(w, http.StatusOK, "machine.html", page{Title: "Machine " + name, Data: d})
+	s.render(w, r, http.StatusOK, "machine.html", page{Title: "Machine " + name, Data: d})
 }
 
 // machineLogs lists machines with stored logs, for the dashboard; nil

@@ -78,13 +78,18 @@ type page struct {
 	CSRF    string
 	Refresh bool // the script reloads the page (upload in progress)
 	Data    any
+
+	User *store.Session // who is signed in, for the layout; set by render
 }
 
-func (s *Server) render(w http.ResponseWriter, status int, name string, p page) {
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	t, ok := s.pages.t[name]
 	if !ok {
 		http.Error(w, "no such page template", http.StatusInternalServerError)
 		return
+	}
+	if p.User = sessionOf(r); p.User != nil && p.CSRF == "" {
+		p.CSRF = csrfToken(w, r) // the layout's sign-out form
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, p); err != nil {
@@ -98,19 +103,23 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p page) 
 	w.Write(b.Bytes())
 }
 
-func (s *Server) errorPage(w http.ResponseWriter, _ *http.Request, status int, msg string) {
-	s.render(w, status, "error.html", page{Title: http.StatusText(status), Data: msg})
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.render(w, r, status, "error.html", page{Title: http.StatusText(status), Data: msg})
 }
 
-// pageAuth lets a page through when anonymous reading is on; pages have
-// no login, so without it they are refused (the API takes tokens).
+// pageAuth lets a page through when anonymous reading is on or the
+// request has a session (any role reads); otherwise it sends the browser
+// to sign in, or refuses when the store keeps no sessions.
 func (s *Server) pageAuth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.cfg.AnonymousRead {
+		switch {
+		case s.cfg.AnonymousRead || sessionOf(r) != nil:
+			h(w, r)
+		case s.sessions() == nil:
 			s.errorPage(w, r, http.StatusUnauthorized, "This server does not allow anonymous reading; use the API with a token.")
-			return
+		default:
+			signIn(w, r)
 		}
-		h(w, r)
 	}
 }
 
@@ -123,6 +132,13 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /uploads/{id}", s.pageAuth(s.uploadPage))
 	mux.HandleFunc("GET /upload", s.uploadForm)
 	mux.HandleFunc("POST /upload", s.uploadPost)
+	mux.HandleFunc("GET /login", s.loginForm)
+	mux.HandleFunc("POST /login", s.loginPost)
+	mux.HandleFunc("POST /logout", s.logoutPost)
+	mux.HandleFunc("GET /admin", s.adminAuth(s.adminGet))
+	mux.HandleFunc("POST /admin/tokens", s.adminAuth(s.adminNewToken))
+	mux.HandleFunc("POST /admin/tokens/{id}/delete", s.adminAuth(s.adminDeleteToken))
+	mux.HandleFunc("POST /admin/reanalyze", s.adminAuth(s.adminReanalyze))
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -221,7 +237,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, http.StatusOK, "dashboard.html", page{Title: "Crashes", Data: d})
+	s.render(w, r, http.StatusOK, "dashboard.html", page{Title: "Crashes", Data: d})
 }
 
 func (s *Server) crashesPage(w http.ResponseWriter, r *http.Request) {
@@ -258,7 +274,7 @@ func (s *Server) crashesPage(w http.ResponseWriter, r *http.Request) {
 	if f.Offset+len(list) < total {
 		d.Next = pageURL(f.Offset + f.Limit)
 	}
-	s.render(w, http.StatusOK, "crashes.html", page{Title: "Crashes", Query: f.Query, Data: d})
+	s.render(w, r, http.StatusOK, "crashes.html", page{Title: "Crashes", Query: f.Query, Data: d})
 }
 
 func (s *Server) crashPage(w http.ResponseWriter, r *http.Request) {
@@ -289,7 +305,7 @@ func (s *Server) crashPage(w http.ResponseWriter, r *http.Request) {
 		Report *analyze.Report
 		Text   string
 	}{c, &rep, text.String()}
-	s.render(w, http.StatusOK, "crash.html", page{Title: c.Member + " — " + c.Bucket, Data: d})
+	s.render(w, r, http.StatusOK, "crash.html", page{Title: c.Member + " — " + c.Bucket, Data: d})
 }
 
 func (s *Server) bucketPage(w http.ResponseWriter, r *http.Request) {
@@ -313,7 +329,7 @@ func (s *Server) bucketPage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.render(w, http.StatusOK, "bucket.html", page{Title: "Bucket " + b.ID, Data: d})
+	s.render(w, r, http.StatusOK, "bucket.html", page{Title: "Bucket " + b.ID, Data: d})
 }
 
 func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) {
@@ -334,15 +350,25 @@ func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) {
 		Upload  *store.Upload
 		Crashes []store.Crash
 	}{u, list}
-	s.render(w, http.StatusOK, "upload_status.html", page{Title: "Upload " + u.Name, Refresh: u.Status == store.UploadQueued, Data: d})
+	s.render(w, r, http.StatusOK, "upload_status.html", page{Title: "Upload " + u.Name, Refresh: u.Status == store.UploadQueued, Data: d})
 }
 
+// sessionUploads reports whether the request's session may upload.
+func sessionUploads(r *http.Request) bool {
+	sess := sessionOf(r)
+	return sess != nil && sess.Role.Allows(store.RoleUpload)
+}
+
+// uploadForm is open to all: without an upload session it asks for a
+// token, so machines' owners can upload without signing in.
 func (s *Server) uploadForm(w http.ResponseWriter, r *http.Request) {
-	s.render(w, http.StatusOK, "upload.html", page{Title: "Upload a dump", CSRF: csrfToken(w, r)})
+	d := struct{ NeedToken bool }{!sessionUploads(r)}
+	s.render(w, r, http.StatusOK, "upload.html", page{Title: "Upload a dump", CSRF: csrfToken(w, r), Data: d})
 }
 
-// uploadPost takes the upload form: the CSRF field and an upload token
-// must come before the file, as the form orders them.
+// uploadPost takes the upload form: the CSRF field and, without a session
+// that may upload, an upload token must come before the file, as the form
+// orders them.
 func (s *Server) uploadPost(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload+1<<20)
 	var u *store.Upload
@@ -350,13 +376,16 @@ func (s *Server) uploadPost(w http.ResponseWriter, r *http.Request) {
 		if !csrfOK(r, fields["csrf"]) {
 			return errorf(http.StatusForbidden, "the form has expired or came from another site; reload the upload page")
 		}
-		role, err := s.tokenRole(r.Context(), fields["token"])
-		if err != nil || !role.Allows(store.RoleUpload) {
-			return errorf(http.StatusUnauthorized, "an upload token is required")
+		if !sessionUploads(r) {
+			role, err := s.tokenRole(r.Context(), fields["token"])
+			if err != nil || !role.Allows(store.RoleUpload) {
+				return errorf(http.StatusUnauthorized, "an upload token is required")
+			}
 		}
 		if u != nil {
 			return nil // one file per form
 		}
+		var err error
 		u, _, err = s.ingest(r.Context(), p, p.FileName(), fields["machine"])
 		return err
 	})

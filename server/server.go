@@ -2,7 +2,9 @@
 // crash dumps (or .zip, .cab and .dmp.gz archives of them) over an HTTP
 // API, background workers analyse them with package analyze, and a
 // versioned JSON API (docs/openapi.yaml) and server-rendered pages show
-// crashes, buckets, drivers and machines.
+// crashes, buckets, drivers and machines. People sign in to the pages
+// with a token (/login); the browser keeps a session id, never the token,
+// and the session's role opens the upload form and the admin page.
 //
 // State lives behind two interfaces: store.Store (uploads, the durable job
 // queue, crashes, tokens; SQLite in package sqlitestore, PostgreSQL in
@@ -61,8 +63,12 @@ type Config struct {
 	MaxMembers int   // most members an archive may have; 0 means DefaultMaxMembers
 
 	// AnonymousRead lets requests without a token read the API and the
-	// pages. Uploads always need an upload or admin token.
+	// pages. Uploads always need an upload or admin token (or a page
+	// session of one).
 	AnonymousRead bool
+	// SessionLifetime is how long a sign-in to the pages lasts; 0 means
+	// DefaultSessionLifetime.
+	SessionLifetime time.Duration
 
 	Analyze analyze.Options
 	Lease   time.Duration // how long a worker holds a job before it is presumed dead; 0 means DefaultLease
@@ -100,6 +106,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
+	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = DefaultSessionLifetime
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -41,6 +41,9 @@ func TestSharedState(t *testing.T) {
 		{"EventLogTimeline", TestEventLogTimeline},
 		{"EventLogMachineName", TestEventLogMachineName},
 		{"JunkEventLog", TestJunkEventLog},
+		{"RoleMatrix", TestRoleMatrix},
+		{"SignIn", TestSignIn},
+		{"AdminPage", TestAdminPage},
 	} {
 		t.Run(tc.name, tc.fn)
 	}

@@ -96,7 +96,8 @@ $PGPASSWORD or ~/.pgpass; the schema is created and migrated on start) and --blo
 environment); any of them takes uploads and analyses them. --data then holds only staging files. On the
 first start serve creates an admin token and prints it once; make upload tokens with
 'bugcheck serve token add NAME --role upload' or POST /api/v1/tokens. Reading is open to anyone
-who can reach the server unless --anonymous-read=false; it listens on 127.0.0.1 by default.`,
+who can reach the server unless --anonymous-read=false; it listens on 127.0.0.1 by default. People
+sign in to the pages at /login with a token (sessions last 12 hours); admins manage tokens at /admin.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

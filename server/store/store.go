@@ -1,9 +1,11 @@
 // Package store defines what the crash collection server keeps: uploads
 // (the files machines sent, by SHA-256), the durable queue of analysis
-// jobs, analysed crashes with their reports, and API tokens. The server
-// speaks only to the Store interface, so the embedded SQLite
-// implementation (package sqlitestore) and the PostgreSQL one (package
-// pgstore) serve without touching the HTTP or worker code.
+// jobs, analysed crashes with their reports, API tokens, and, through the
+// optional EventStore and SessionStore, machines' event logs and the
+// pages' sign-in sessions. The server speaks only to these interfaces, so
+// the embedded SQLite implementation (package sqlitestore) and the
+// PostgreSQL one (package pgstore) serve without touching the HTTP or
+// worker code.
 package store
 
 import (

@@ -88,4 +88,16 @@ CREATE TABLE log_events (
 CREATE INDEX log_events_time ON log_events(machine, time);
 CREATE INDEX log_events_upload ON log_events(upload_id);
 `,
+	// 3: sign-in sessions of the pages; a session dies with its token.
+	`
+CREATE TABLE sessions (
+	hash     text        PRIMARY KEY,
+	token_id bigint      NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+	role     text        NOT NULL CHECK (role IN ('read', 'upload', 'admin')),
+	created  timestamptz NOT NULL,
+	expires  timestamptz NOT NULL
+);
+CREATE INDEX sessions_token ON sessions(token_id);
+CREATE INDEX sessions_expires ON sessions(expires);
+`,
 }

@@ -86,4 +86,16 @@ CREATE TABLE log_events (
 CREATE INDEX log_events_time ON log_events(machine, time_ms);
 CREATE INDEX log_events_upload ON log_events(upload_id);
 `,
+	// 3: sign-in sessions of the pages; a session dies with its token.
+	`
+CREATE TABLE sessions (
+	hash       TEXT    PRIMARY KEY,
+	token_id   INTEGER NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+	role       TEXT    NOT NULL CHECK (role IN ('read', 'upload', 'admin')),
+	created_ms INTEGER NOT NULL,
+	expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_token ON sessions(token_id);
+CREATE INDEX sessions_expires ON sessions(expires_ms);
+`,
 }

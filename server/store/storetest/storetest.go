@@ -1,6 +1,7 @@
 // Package storetest is the contract every store.Store implementation
 // passes: the same table of facts about uploads, the job queue, crashes
-// and tokens (and event logs, for a store.EventStore), run by each implementation's tests against a real database
+// and tokens (and event logs, for a store.EventStore; sign-in sessions, for a
+// store.SessionStore), run by each implementation's tests against a real database
 // (sqlitestore against a file, pgstore against a PostgreSQL server found
 // through $BUGCHECK_TEST_POSTGRES).
 package storetest
@@ -39,6 +40,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opt Options) {
 			t.Skip("the store keeps no event logs")
 		}
 		testEvents(t, db)
+	})
+	t.Run("Sessions", func(t *testing.T) {
+		db := open(t)
+		if _, ok := db.(store.SessionStore); !ok {
+			t.Skip("the store keeps no sessions")
+		}
+		testSessions(t, db)
 	})
 }
 
