@@ -165,10 +165,18 @@ func TestCorpusQuality(t *testing.T) {
 	}
 }
 
-func BenchmarkLintCorpus(b *testing.B) {
-	if !csrc.HasFrontEnd {
+// BenchmarkLintCorpus lints the corpus with the default (Go) front end;
+// BenchmarkLintCorpusTreeSitter with tree-sitter's, for comparison.
+func BenchmarkLintCorpus(b *testing.B) { benchLintCorpus(b, csrc.DefaultFrontEnd) }
+
+func BenchmarkLintCorpusTreeSitter(b *testing.B) {
+	if !csrc.HasTreeSitter {
 		b.Skip("built without cgo")
 	}
+	benchLintCorpus(b, csrc.FrontEndTreeSitter)
+}
+
+func benchLintCorpus(b *testing.B, frontEnd string) {
 	dir := corpus.Path(b, "driver-src")
 	files, err := Expand([]string{dir})
 	if err != nil {
@@ -180,7 +188,7 @@ func BenchmarkLintCorpus(b *testing.B) {
 		srcs[i], _ = os.ReadFile(p)
 		size += len(srcs[i])
 	}
-	l, err := New()
+	l, err := NewWith(frontEnd)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -193,4 +201,46 @@ func BenchmarkLintCorpus(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(files)*b.N)/b.Elapsed().Seconds(), "files/s")
+}
+
+// Every finding the tree-sitter front end leads to on the corpus, the Go
+// front end leads to as well (on this corpus they agree exactly).
+func TestCorpusFrontEndsAgree(t *testing.T) {
+	if !csrc.HasTreeSitter {
+		t.Skip("built without cgo: no tree-sitter front end")
+	}
+	dir := corpus.Path(t, "driver-src")
+	files, err := Expand([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	findings := func(frontEnd string) map[string]bool {
+		l, err := NewWith(frontEnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out := map[string]bool{}
+		for _, r := range l.Files(files) {
+			for _, f := range r.Findings {
+				out[fmt.Sprintf("%s:%d %s in %s", f.Path, f.Line, f.Rule, f.Function)] = true
+			}
+		}
+		return out
+	}
+	ts, gp := findings(csrc.FrontEndTreeSitter), findings(csrc.FrontEndGo)
+	for k := range ts {
+		if !gp[k] {
+			t.Errorf("only with tree-sitter: %s", k)
+		}
+	}
+	for k := range gp {
+		if !ts[k] {
+			t.Logf("only with the Go front end: %s", k)
+		}
+	}
+	if len(ts) < 100 {
+		t.Errorf("%d findings with tree-sitter", len(ts))
+	}
+	t.Logf("%d findings with tree-sitter, %d with the Go front end", len(ts), len(gp))
 }

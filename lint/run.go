@@ -28,9 +28,15 @@ type Linter struct {
 	p *csrc.Parser
 }
 
-// New returns a linter, or csrc.ErrNoFrontEnd in builds without cgo.
-func New() (*Linter, error) {
-	p, err := csrc.NewParser()
+// New returns a linter with the default C front end (csrc.DefaultFrontEnd,
+// the pure-Go parser, available in every build).
+func New() (*Linter, error) { return NewWith(csrc.DefaultFrontEnd) }
+
+// NewWith returns a linter with the named C front end: csrc.FrontEndGo or
+// csrc.FrontEndTreeSitter ("" is the default). The tree-sitter front end
+// gives csrc.ErrNoFrontEnd in builds without cgo.
+func NewWith(frontEnd string) (*Linter, error) {
+	p, err := csrc.NewParserFor(frontEnd)
 	if err != nil {
 		return nil, err
 	}

@@ -148,7 +148,7 @@ and the driver most probably to blame with the reason, followed by concrete next
 With --json the output is the documented JSON report (docs/json-schema.md): one object for one
 dump, an array of rows each carrying its report for several.
 
-With --source DIR (the culprit driver's C sources; needs a cgo build) the report of one dump also
+With --source DIR (the culprit driver's C sources) the report of one dump also
 lists the defects "bugcheck lint" finds in them, those most relevant to this crash first: a finding
 in the faulting function, then the kinds of defect that cause this bug check.
 
@@ -262,7 +262,7 @@ once and listed as duplicates; a file that fails is listed with its error and th
 	c.Flags().BoolVar(&offline, "offline", false, "never download from symbol servers; use local directories and caches only")
 	c.Flags().StringSliceVar(&images, "images", nil, "directories holding driver images and PDBs (plain, or a symbol-store tree: name.sys/TIMESTAMPSIZE/name.sys, name.pdb/GUIDAGE/name.pdb): images give unwind data for real frames, PDBs give function names; repeatable")
 	c.Flags().StringSliceVar(&eventLogs, "events", nil, "System event logs (System.evtx) of the machine: match each dump to the crash the log recorded, list crashes that left no dump, and weigh hardware errors (WHEA) in the verdict; repeatable")
-	c.Flags().StringSliceVar(&sources, "source", nil, "the culprit driver's C sources (files or directories): review them for the defects behind bug checks and list the findings most relevant to this crash in the report (needs a cgo build); repeatable")
+	c.Flags().StringSliceVar(&sources, "source", nil, "the culprit driver's C sources (files or directories): review them for the defects behind bug checks and list the findings most relevant to this crash in the report; repeatable")
 	c.Flags().StringSliceVar(&skip, "skip", nil, "more module names never to blame while another module is on the stack (e.g. mydriverlib.sys; '*' wildcard)")
 	return c
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/bugcheck/bugcheck/analyze"
 	"github.com/bugcheck/bugcheck/lint"
-	"github.com/bugcheck/bugcheck/lint/csrc"
 )
 
 const acmeSource = "testdata/acmefilt-src"
@@ -17,13 +16,6 @@ const acmeSource = "testdata/acmefilt-src"
 // overrun in CopyFrame ranks above the deprecated allocator and the
 // unrelated default tag.
 func TestAnalyzeSource(t *testing.T) {
-	if !csrc.HasFrontEnd {
-		code, _, stderr := run("analyze", "--source", acmeSource, samplePath)
-		if code != 1 || !strings.Contains(stderr, "--source needs the C front end") {
-			t.Fatalf("cgo-free build: exit %d, stderr %q; want 1 and a message naming the C front end", code, stderr)
-		}
-		return
-	}
 	code, out, stderr := run("analyze", "--json", "--source", acmeSource, samplePath)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

@@ -107,13 +107,19 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	}
-	var p *Parser
-	if HasFrontEnd {
-		var err error
-		if p, err = NewParser(); err != nil {
+	// Every front end this build has: the Go parser, and tree-sitter's
+	// in cgo builds.
+	var parsers []*Parser
+	for _, fe := range []string{FrontEndGo, FrontEndTreeSitter} {
+		if fe == FrontEndTreeSitter && !HasTreeSitter {
+			continue
+		}
+		p, err := NewParserFor(fe)
+		if err != nil {
 			f.Fatal(err)
 		}
 		defer p.Close()
+		parsers = append(parsers, p)
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		out, annots, _ := Prepare(src)
@@ -125,18 +131,17 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("annotation %+v out of range", a)
 			}
 		}
-		if p == nil {
-			return
-		}
-		file, err := p.Parse("fuzz.c", src)
-		if err != nil {
-			return
-		}
-		for _, fn := range file.Funcs {
-			fn.Calls()
-		}
-		if s := file.ErrorShare(); s < 0 || s > 1 {
-			t.Fatalf("error share %v", s)
+		for _, p := range parsers {
+			file, err := p.Parse("fuzz.c", src)
+			if err != nil {
+				continue
+			}
+			for _, fn := range file.Funcs {
+				fn.Calls()
+			}
+			if s := file.ErrorShare(); s < 0 || s > 1 {
+				t.Fatalf("error share %v", s)
+			}
 		}
 	})
 }

@@ -8,8 +8,10 @@
 // assignments, declarations, conditions, returns, sections and IRQL
 // annotations. Prepare strips SAL/WDK annotations from the text (keeping
 // every byte offset, line and column) and records them as facts; Parse
-// fills the model from tree-sitter's C grammar when the program is built
-// with cgo, and reports ErrNoFrontEnd otherwise.
+// fills the model from a syntax tree made by our own error-tolerant
+// recursive-descent parser (goparse.go: pure Go, so every build lints, and
+// faster than a general grammar since it builds only the nodes the model
+// reads), or, on request in cgo builds, by tree-sitter's C grammar.
 package csrc
 
 import (
@@ -17,9 +19,9 @@ import (
 	"strings"
 )
 
-// ErrNoFrontEnd is returned by Parse in builds without cgo, which lack the
-// tree-sitter C front end.
-var ErrNoFrontEnd = errors.New("this build of bugcheck has no C front end (it was built without cgo); rebuild with CGO_ENABLED=1 to lint C sources")
+// ErrNoFrontEnd is returned when the tree-sitter front end is asked for in
+// a build without cgo, which lacks it; the Go front end needs no cgo.
+var ErrNoFrontEnd = errors.New("the tree-sitter C front end needs a build with cgo (CGO_ENABLED=1); use the built-in front end (--parser go)")
 
 // Pos is a place in a source file: 1-based line and column (in bytes) and
 // the 0-based byte offset.

@@ -15,26 +15,58 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Path + ": " + e.Msg }
 
-// Parser parses C sources into the model. It holds a tree-sitter parser
-// (C memory) and must be closed; it is not safe for concurrent use.
-type Parser struct {
-	tp *treeParser
+// The front ends NewParserFor accepts.
+const (
+	// FrontEndGo is the pure-Go recursive-descent parser (goparse.go),
+	// available in every build.
+	FrontEndGo = "go"
+	// FrontEndTreeSitter is tree-sitter's C grammar, available in cgo
+	// builds only.
+	FrontEndTreeSitter = "tree-sitter"
+)
+
+// frontEnd turns prepared text into a syntax tree, returning the count
+// of nodes and of nodes in or under errors.
+type frontEnd interface {
+	parse(src []byte) (root *Node, nodes, errNodes int, err error)
+	close()
 }
 
-// NewParser returns a parser, or ErrNoFrontEnd in builds without cgo.
-func NewParser() (*Parser, error) {
-	tp, err := newTreeParser()
-	if err != nil {
-		return nil, err
+// Parser parses C sources into the model. It must be closed (the
+// tree-sitter front end holds C memory); it is not safe for concurrent
+// use.
+type Parser struct {
+	fe frontEnd
+}
+
+// NewParser returns a parser with the default front end
+// (DefaultFrontEnd), or ErrNoFrontEnd when this build lacks it.
+func NewParser() (*Parser, error) { return NewParserFor(DefaultFrontEnd) }
+
+// NewParserFor returns a parser with the named front end (FrontEndGo or
+// FrontEndTreeSitter; "" is DefaultFrontEnd). The tree-sitter front end
+// in a build without cgo gives ErrNoFrontEnd.
+func NewParserFor(name string) (*Parser, error) {
+	switch name {
+	case "":
+		return NewParserFor(DefaultFrontEnd)
+	case FrontEndGo:
+		return &Parser{fe: newGoParser()}, nil
+	case FrontEndTreeSitter:
+		tp, err := newTreeParser()
+		if err != nil {
+			return nil, err
+		}
+		return &Parser{fe: tp}, nil
 	}
-	return &Parser{tp: tp}, nil
+	return nil, fmt.Errorf("unknown C front end %q (%s or %s)", name, FrontEndGo, FrontEndTreeSitter)
 }
 
 // Close frees the parser.
 func (p *Parser) Close() {
-	if p != nil && p.tp != nil {
-		p.tp.close()
-		p.tp = nil
+	if p != nil && p.fe != nil {
+		p.fe.close()
+		p.fe = nil
 	}
 }
 
@@ -42,14 +74,14 @@ func (p *Parser) Close() {
 // the parse: what the grammar could not place is counted in
 // File.ErrorNodes and the rest is kept.
 func (p *Parser) Parse(path string, src []byte) (*File, error) {
-	if p == nil || p.tp == nil {
+	if p == nil || p.fe == nil {
 		return nil, ErrNoFrontEnd
 	}
 	if len(src) > MaxSource {
 		return nil, &Error{path, fmt.Sprintf("%d bytes is larger than the %d-byte limit for a source file", len(src), MaxSource)}
 	}
 	prepared, annots, pragmas := Prepare(src)
-	root, total, bad, err := p.tp.parse(prepared)
+	root, total, bad, err := p.fe.parse(prepared)
 	if err != nil {
 		return nil, &Error{path, err.Error()}
 	}

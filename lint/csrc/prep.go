@@ -1,6 +1,7 @@
 package csrc
 
 import (
+	"bytes"
 	"strings"
 )
 
@@ -85,6 +86,9 @@ func Prepare(src []byte) ([]byte, []Annotation, []Pragma) {
 // annotate handles the identifier src[i:j]; it blanks and records it when
 // it is an annotation and returns where scanning continues.
 func annotate(out, src []byte, i, j int, annots *[]Annotation, lx *lineIndex) int {
+	if !maybeAnnotation(src[i:j]) {
+		return j // most names: no string made for them
+	}
 	name := string(src[i:j])
 	kind := annotationKind(name)
 	if kind == notAnnotation {
@@ -116,6 +120,19 @@ func annotate(out, src []byte, i, j int, annots *[]Annotation, lx *lineIndex) in
 	*annots = append(*annots, Annotation{Name: name, Args: collapse(args), Pos: lx.pos(i), End: end})
 	blank(out, i, end)
 	return end
+}
+
+// maybeAnnotation is a cheap first look at an identifier: annotate
+// handles only names for which it is true.
+func maybeAnnotation(b []byte) bool {
+	if len(b) == 0 || b[0] == '_' || bareWords[string(b)] {
+		return true
+	}
+	switch string(b) {
+	case "WHILE", "TRY", "FINALLY":
+		return true
+	}
+	return len(b) > 9 && string(b[:9]) == "DECLSPEC_"
 }
 
 type annKind uint8
@@ -150,10 +167,10 @@ func annotationKind(name string) annKind {
 		strings.HasPrefix(name, "__bcount") || strings.HasPrefix(name, "__ecount") {
 		return withArgs
 	}
-	for _, p := range []string{"__in", "__out", "__inout"} {
-		if name == p || strings.HasPrefix(name, p+"_") {
-			return withArgs
-		}
+	switch {
+	case name == "__in" || name == "__out" || name == "__inout",
+		strings.HasPrefix(name, "__in_") || strings.HasPrefix(name, "__out_") || strings.HasPrefix(name, "__inout_"):
+		return withArgs
 	}
 	// SAL 2: _Xxx_ with at least one lower-case letter (_In_, _IRQL_requires_,
 	// _Out_writes_bytes_); all-caps _NAME_ macros are left alone.
@@ -412,11 +429,13 @@ func (l *lineIndex) pos(off int) Pos {
 	if off < l.off { // restart when asked backwards
 		l.off, l.line, l.lineStart = 0, 1, 0
 	}
-	for ; l.off < off && l.off < len(l.src); l.off++ {
-		if l.src[l.off] == '\n' {
-			l.line++
-			l.lineStart = l.off + 1
+	if end := min(off, len(l.src)); end > l.off {
+		seg := l.src[l.off:end]
+		if n := bytes.Count(seg, []byte{'\n'}); n > 0 {
+			l.line += n
+			l.lineStart = l.off + bytes.LastIndexByte(seg, '\n') + 1
 		}
+		l.off = end
 	}
 	return Pos{Line: l.line, Col: off - l.lineStart + 1, Off: off}
 }

@@ -34,6 +34,29 @@ type builder struct {
 	src    []byte // prepared text (annotations blanked)
 	annots []Annotation
 	names  map[string]string // interned texts
+
+	// The model's statements and expressions are carved from arrays: one
+	// allocation for many (they live and die with the File).
+	stmtPool []Stmt
+	exprPool []Expr
+}
+
+func (b *builder) newStmt() *Stmt {
+	if len(b.stmtPool) == 0 {
+		b.stmtPool = make([]Stmt, 128)
+	}
+	s := &b.stmtPool[0]
+	b.stmtPool = b.stmtPool[1:]
+	return s
+}
+
+func (b *builder) newExpr() *Expr {
+	if len(b.exprPool) == 0 {
+		b.exprPool = make([]Expr, 256)
+	}
+	e := &b.exprPool[0]
+	b.exprPool = b.exprPool[1:]
+	return e
 }
 
 func (b *builder) text(n *Node) string {
@@ -329,7 +352,8 @@ func (b *builder) stmt(n *Node, depth int) *Stmt {
 	if n == nil {
 		return nil
 	}
-	s := &Stmt{Pos: n.pos()}
+	s := b.newStmt()
+	s.Pos = n.pos()
 	if depth > maxDepth {
 		return s
 	}
@@ -521,7 +545,8 @@ func (b *builder) expr(n *Node, depth int) *Expr {
 	if n == nil {
 		return nil
 	}
-	e := &Expr{Pos: n.pos()}
+	e := b.newExpr()
+	e.Pos = n.pos()
 	if depth > maxDepth {
 		return e
 	}

@@ -111,9 +111,9 @@ import (
 
 var errParseAbandoned = errors.New("the C grammar could not be loaded or gave no tree")
 
-// HasFrontEnd reports whether this build can parse C (it was built with
-// cgo and links tree-sitter's C grammar).
-const HasFrontEnd = true
+// HasTreeSitter reports whether this build links tree-sitter's C grammar
+// (it was built with cgo), the FrontEndTreeSitter front end.
+const HasTreeSitter = true
 
 // grammar holds the C grammar's kind and field names, looked up once.
 type grammar struct {

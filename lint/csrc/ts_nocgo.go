@@ -2,9 +2,9 @@
 
 package csrc
 
-// HasFrontEnd reports whether this build can parse C (it was built with
-// cgo and links tree-sitter's C grammar).
-const HasFrontEnd = false
+// HasTreeSitter reports whether this build links tree-sitter's C grammar
+// (it was built with cgo), the FrontEndTreeSitter front end.
+const HasTreeSitter = false
 
 type treeParser struct{}
 
