@@ -111,49 +111,43 @@ func (c *checker) checkBounds(fn *csrc.Func) {
 		return
 	}
 	seen := map[string]bool{}
-	csrc.WalkStmt(fn.Body, func(s *csrc.Stmt) bool {
-		csrc.StmtExprs(s, func(e *csrc.Expr) {
-			csrc.WalkExpr(e, func(x *csrc.Expr) bool {
-				switch x.Kind {
-				case csrc.EIndex:
-					buf, ok := b.bufs[x.X.Key()]
-					if !ok || buf.size == nil {
-						return true
-					}
-					if bound, why := b.unchecked(x.Y); bound != "" && !seen[x.Y.Key()+"@"+buf.key] {
-						seen[x.Y.Key()+"@"+buf.key] = true
-						c.reportFix(RuleBufferBound, fn, x.Pos,
-							fmt.Sprintf("Compare %s with the size the buffer was allocated with (%s) before indexing, and fail the request with STATUS_BUFFER_TOO_SMALL or STATUS_INVALID_PARAMETER when it does not fit", bound, buf.size.String()),
-							"%s indexes %s (%s bytes, %s) with %s, %s", x.String(), buf.key, buf.size.String(), buf.what, x.Y.String(), why)
-					}
-				case csrc.ECall:
-					i, ok := sizeArgs[x.Callee()]
-					if !ok || x.Callee() == "RtlCompareMemory" || x.Callee() == "RtlEqualMemory" {
-						return true
-					}
-					dst := x.Arg(0).Strip()
-					if dst != nil && dst.Kind == csrc.EUnary && dst.Op == "&" {
-						return true
-					}
-					buf, ok := b.bufs[dst.Key()]
-					if !ok || buf.size == nil {
-						return true
-					}
-					n := x.Arg(i)
-					if n == nil || isFixed(n, 0) || n.String() == buf.size.String() {
-						return true
-					}
-					if bound, why := b.unchecked(n); bound != "" {
-						c.reportFix(RuleBufferBound, fn, x.Pos,
-							fmt.Sprintf("Check %s against the buffer's size (%s) before the copy, and fail the request with STATUS_BUFFER_TOO_SMALL when it does not fit", bound, buf.size.String()),
-							"%s copies %s bytes into %s (%s bytes, %s); %s", x.Callee(), n.String(), buf.key, buf.size.String(), buf.what, why)
-					}
-				}
-				return true
-			})
-		})
-		return true
-	})
+	for _, x := range fn.Exprs() {
+		switch x.Kind {
+		case csrc.EIndex:
+			buf, ok := b.bufs[x.X.Key()]
+			if !ok || buf.size == nil {
+				continue
+			}
+			if bound, why := b.unchecked(x.Y); bound != "" && !seen[x.Y.Key()+"@"+buf.key] {
+				seen[x.Y.Key()+"@"+buf.key] = true
+				c.reportFix(RuleBufferBound, fn, x.Pos,
+					fmt.Sprintf("Compare %s with the size the buffer was allocated with (%s) before indexing, and fail the request with STATUS_BUFFER_TOO_SMALL or STATUS_INVALID_PARAMETER when it does not fit", bound, buf.size.String()),
+					"%s indexes %s (%s bytes, %s) with %s, %s", x.String(), buf.key, buf.size.String(), buf.what, x.Y.String(), why)
+			}
+		case csrc.ECall:
+			i, ok := sizeArgs[x.Callee()]
+			if !ok || x.Callee() == "RtlCompareMemory" || x.Callee() == "RtlEqualMemory" {
+				continue
+			}
+			dst := x.Arg(0).Strip()
+			if dst != nil && dst.Kind == csrc.EUnary && dst.Op == "&" {
+				continue
+			}
+			buf, ok := b.bufs[dst.Key()]
+			if !ok || buf.size == nil {
+				continue
+			}
+			n := x.Arg(i)
+			if n == nil || isFixed(n, 0) || n.String() == buf.size.String() {
+				continue
+			}
+			if bound, why := b.unchecked(n); bound != "" {
+				c.reportFix(RuleBufferBound, fn, x.Pos,
+					fmt.Sprintf("Check %s against the buffer's size (%s) before the copy, and fail the request with STATUS_BUFFER_TOO_SMALL when it does not fit", bound, buf.size.String()),
+					"%s copies %s bytes into %s (%s bytes, %s); %s", x.Callee(), n.String(), buf.key, buf.size.String(), buf.what, why)
+			}
+		}
+	}
 }
 
 // noteAlloc records k = allocator(..., constant size, ...).

@@ -73,24 +73,17 @@ func (c *checker) lockNotReleased(fn *csrc.Func, k string, h held, at csrc.Pos) 
 
 // hasUnload reports whether the file sets an unload routine.
 func (c *checker) hasUnload() bool {
-	found := false
 	for _, fn := range c.f.Funcs {
-		csrc.WalkStmt(fn.Body, func(s *csrc.Stmt) bool {
-			csrc.StmtExprs(s, func(e *csrc.Expr) {
-				csrc.WalkExpr(e, func(x *csrc.Expr) bool {
-					if x.Kind == csrc.EAssign && x.X != nil && x.X.Kind == csrc.EMember && (x.X.Name == "DriverUnload" || x.X.Name == "EvtDriverUnload") {
-						found = true
-					}
-					if x.Kind == csrc.ECall && strings.HasPrefix(x.Callee(), "WDF_DRIVER_CONFIG_INIT") {
-						found = true // KMDF: the framework unloads; EvtDriverUnload may be set elsewhere
-					}
-					return !found
-				})
-			})
-			return !found
-		})
+		for _, x := range fn.Exprs() {
+			if x.Kind == csrc.EAssign && x.X != nil && x.X.Kind == csrc.EMember && (x.X.Name == "DriverUnload" || x.X.Name == "EvtDriverUnload") {
+				return true
+			}
+			if x.Kind == csrc.ECall && strings.HasPrefix(x.Callee(), "WDF_DRIVER_CONFIG_INIT") {
+				return true // KMDF: the framework unloads; EvtDriverUnload may be set elsewhere
+			}
+		}
 	}
-	return found
+	return false
 }
 
 func (c *checker) checkGlobals() {
@@ -537,32 +530,21 @@ func (c *checker) userPointers(fn *csrc.Func, calls []*csrc.Expr) {
 		}
 	}
 	var first *csrc.Expr
-	csrc.WalkStmt(fn.Body, func(s *csrc.Stmt) bool {
-		csrc.StmtExprs(s, func(e *csrc.Expr) {
-			csrc.WalkExpr(e, func(x *csrc.Expr) bool {
-				if first == nil && x.Kind == csrc.EMember && x.Name == "Type3InputBuffer" {
-					first = x
-				}
-				return first == nil
-			})
-		})
-		return first == nil
-	})
+	for _, x := range fn.Exprs() {
+		if x.Kind == csrc.EMember && x.Name == "Type3InputBuffer" {
+			first = x
+			break
+		}
+	}
 	if first != nil {
 		c.report(RuleUserPointer, fn, first.Pos, "%s reads the user-mode address %s without ProbeForRead/ProbeForWrite inside __try", fn.Name, first.String())
 	}
 }
 
 func (c *checker) registryPath(fn *csrc.Func) {
-	csrc.WalkStmt(fn.Body, func(s *csrc.Stmt) bool {
-		csrc.StmtExprs(s, func(e *csrc.Expr) {
-			csrc.WalkExpr(e, func(x *csrc.Expr) bool {
-				if x.Kind == csrc.EAssign && x.Op == "=" && c.isRegistryPath(fn, x.Y.Strip()) && !c.isLocalVar(fn, x.X) {
-					c.report(RuleSaveRegistryPath, fn, x.Pos, "DriverEntry stores the RegistryPath pointer in %s; the I/O manager frees that buffer after DriverEntry returns", x.X.String())
-				}
-				return true
-			})
-		})
-		return true
-	})
+	for _, x := range fn.Exprs() {
+		if x.Kind == csrc.EAssign && x.Op == "=" && c.isRegistryPath(fn, x.Y.Strip()) && !c.isLocalVar(fn, x.X) {
+			c.report(RuleSaveRegistryPath, fn, x.Pos, "DriverEntry stores the RegistryPath pointer in %s; the I/O manager frees that buffer after DriverEntry returns", x.X.String())
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package lint
 
 import (
+	"maps"
+	"reflect"
 	"strings"
 
 	"github.com/bugcheck/bugcheck/lint/csrc"
@@ -57,13 +59,13 @@ func prune(st *state, key string, keep func(string) bool) {
 	for k, v := range st.vars {
 		if v.when.key == key && !keep(v.when.val) {
 			v.live, v.when = false, guard{}
-			st.vars[k] = v
+			st.setVar(k, v)
 		}
 	}
 	for k, h := range st.locks {
 		if h.when.key == key && !keep(h.when.val) {
-			delete(st.locks, k)
-			delete(st.must, k)
+			st.delLock(k)
+			st.delMust(k)
 		}
 	}
 }
@@ -83,30 +85,92 @@ type state struct {
 	must   map[string]held   // held on every path
 	consts map[string]string // flags and statuses holding a known constant (TRUE, STATUS_SUCCESS)
 	dead   bool
+	shared uint8 // maps shared with a clone (sharedVars, ...): copied before a write
 }
 
 func newState() *state {
 	return &state{vars: map[string]varState{}, locks: map[string]held{}, must: map[string]held{}, consts: map[string]string{}}
 }
 
+// clone returns a copy of the state for another path. The copies share
+// their maps until one of them writes to one (see own): most branches
+// change little, and copying four maps at every branch was the walker's
+// main cost.
 func (s *state) clone() *state {
-	c := &state{vars: make(map[string]varState, len(s.vars)), locks: make(map[string]held, len(s.locks)), must: make(map[string]held, len(s.must)), consts: make(map[string]string, len(s.consts)), dead: s.dead}
-	for k, v := range s.consts {
-		c.consts[k] = v
+	s.shared = sharedAll
+	c := *s
+	return &c
+}
+
+// Bits of state.shared: which maps the state may share with a clone.
+const (
+	sharedVars uint8 = 1 << iota
+	sharedLocks
+	sharedMust
+	sharedConsts
+	sharedAll = sharedVars | sharedLocks | sharedMust | sharedConsts
+)
+
+// own copies the shared map named by bit before a write to it.
+func (s *state) own(bit uint8) {
+	if s.shared&bit == 0 {
+		return
 	}
-	for k, v := range s.vars {
-		c.vars[k] = v
+	s.shared &^= bit
+	switch bit {
+	case sharedVars:
+		s.vars = cloneMap(s.vars)
+	case sharedLocks:
+		s.locks = cloneMap(s.locks)
+	case sharedMust:
+		s.must = cloneMap(s.must)
+	case sharedConsts:
+		s.consts = cloneMap(s.consts)
 	}
-	for k, v := range s.locks {
-		c.locks[k] = v
-	}
-	for k, v := range s.must {
-		c.must[k] = v
-	}
+}
+
+// cloneMap copies m; unlike maps.Clone, never to a nil map.
+func cloneMap[M ~map[K]V, K comparable, V any](m M) M {
+	c := make(M, len(m))
+	maps.Copy(c, m)
 	return c
 }
 
-// merge joins two paths.
+func (s *state) setVar(k string, v varState) { s.own(sharedVars); s.vars[k] = v }
+func (s *state) setLock(k string, h held)    { s.own(sharedLocks); s.locks[k] = h }
+func (s *state) setMust(k string, h held)    { s.own(sharedMust); s.must[k] = h }
+func (s *state) setConst(k, v string)        { s.own(sharedConsts); s.consts[k] = v }
+
+func (s *state) delVar(k string) {
+	if _, ok := s.vars[k]; ok {
+		s.own(sharedVars)
+		delete(s.vars, k)
+	}
+}
+
+func (s *state) delLock(k string) {
+	if _, ok := s.locks[k]; ok {
+		s.own(sharedLocks)
+		delete(s.locks, k)
+	}
+}
+
+func (s *state) delMust(k string) {
+	if _, ok := s.must[k]; ok {
+		s.own(sharedMust)
+		delete(s.must, k)
+	}
+}
+
+func (s *state) delConst(k string) {
+	if _, ok := s.consts[k]; ok {
+		s.own(sharedConsts)
+		delete(s.consts, k)
+	}
+}
+
+// merge joins two paths. A map both paths still share (neither wrote to
+// it since they parted) is the join itself and stays shared.
 func merge(a, b *state) *state {
 	switch {
 	case a == nil || a.dead:
@@ -117,7 +181,58 @@ func merge(a, b *state) *state {
 	case b == nil || b.dead:
 		return a.clone()
 	}
-	c := newState()
+	c := &state{}
+	if sameMap(a.vars, b.vars) {
+		c.vars = a.vars
+		c.share(a, b, sharedVars)
+	} else {
+		c.vars = mergeVars(a, b)
+	}
+	if sameMap(a.locks, b.locks) {
+		c.locks = a.locks
+		c.share(a, b, sharedLocks)
+	} else {
+		c.locks = mergeLocks(a, b)
+	}
+	if sameMap(a.must, b.must) {
+		c.must = a.must
+		c.share(a, b, sharedMust)
+	} else {
+		c.must = map[string]held{}
+		for k, v := range a.must {
+			if _, ok := b.must[k]; ok {
+				c.must[k] = v
+			}
+		}
+	}
+	if sameMap(a.consts, b.consts) {
+		c.consts = a.consts
+		c.share(a, b, sharedConsts)
+	} else {
+		c.consts = map[string]string{}
+		for k, v := range a.consts {
+			if b.consts[k] == v {
+				c.consts[k] = v
+			}
+		}
+	}
+	return c
+}
+
+// sameMap reports whether two maps are one.
+func sameMap[M ~map[K]V, K comparable, V any](a, b M) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+// share marks the map named by bit as shared by c, a and b.
+func (c *state) share(a, b *state, bit uint8) {
+	a.shared |= bit
+	b.shared |= bit
+	c.shared |= bit
+}
+
+func mergeVars(a, b *state) map[string]varState {
+	c := map[string]varState{}
 	for k, va := range a.vars {
 		vb, ok := b.vars[k]
 		if !ok {
@@ -126,7 +241,7 @@ func merge(a, b *state) *state {
 			if va.live && va.when.key == "" {
 				va.when = distinguishing(a, b)
 			}
-			c.vars[k] = va
+			c[k] = va
 			continue
 		}
 		v := va
@@ -151,7 +266,7 @@ func merge(a, b *state) *state {
 		v.live = va.live || vb.live
 		v.freed = va.freed && vb.freed
 		v.reported = va.reported || vb.reported
-		c.vars[k] = v
+		c[k] = v
 	}
 	for k, vb := range b.vars {
 		if _, ok := a.vars[k]; !ok {
@@ -159,33 +274,28 @@ func merge(a, b *state) *state {
 			if vb.live && vb.when.key == "" {
 				vb.when = distinguishing(b, a)
 			}
-			c.vars[k] = vb
+			c[k] = vb
 		}
 	}
+	return c
+}
+
+func mergeLocks(a, b *state) map[string]held {
+	c := map[string]held{}
 	for k, v := range a.locks {
 		if vb, ok := b.locks[k]; !ok && v.when.key == "" {
 			v.when = distinguishing(a, b)
 		} else if ok {
 			v.when = joinGuard(v.when, a, vb.when, b)
 		}
-		c.locks[k] = v
+		c[k] = v
 	}
 	for k, v := range b.locks {
 		if _, ok := a.locks[k]; !ok {
 			if v.when.key == "" {
 				v.when = distinguishing(b, a)
 			}
-			c.locks[k] = v
-		}
-	}
-	for k, v := range a.must {
-		if _, ok := b.must[k]; ok {
-			c.must[k] = v
-		}
-	}
-	for k, v := range a.consts {
-		if b.consts[k] == v {
-			c.consts[k] = v
+			c[k] = v
 		}
 	}
 	return c
@@ -268,7 +378,7 @@ func (w *walker) stmt(s *csrc.Stmt, st *state, depth int) *state {
 			if d.Init != nil {
 				w.assign(&csrc.Expr{Kind: csrc.EIdent, Name: d.Name, Pos: d.Pos}, d.Init, st)
 			} else {
-				delete(st.vars, d.Name)
+				st.delVar(d.Name)
 			}
 		}
 	case csrc.SIf:
@@ -428,7 +538,7 @@ func (w *walker) cond(e *csrc.Expr, st *state) (*state, *state) {
 					continue
 				}
 				pv.live = false
-				eq.vars[pk] = pv
+				eq.setVar(pk, pv)
 			}
 			if e.Op == "!=" {
 				return ne, eq
@@ -479,7 +589,8 @@ func (w *walker) cond(e *csrc.Expr, st *state) (*state, *state) {
 	case "":
 		if _, ptr := st.vars[k]; k != "" && w.locals[k] && !ptr {
 			// Inside "if (flag)" the flag is known on each side.
-			t.consts[k], f.consts[k] = "TRUE", "FALSE"
+			t.setConst(k, "TRUE")
+			f.setConst(k, "FALSE")
 		}
 	}
 	if k != "" {
@@ -521,7 +632,7 @@ func setNull(st *state, k string, null bool) {
 		v.live = false
 		v.freed = false
 	}
-	st.vars[k] = v
+	st.setVar(k, v)
 }
 
 func isNullConst(e *csrc.Expr) bool {
@@ -555,7 +666,7 @@ func (w *walker) evalDepth(e *csrc.Expr, st *state, depth int) {
 		if e.Op != "=" {
 			w.evalDepth(e.Y, st, d)
 			w.evalUses(e.X, st)
-			delete(st.consts, e.X.Key())
+			st.delConst(e.X.Key())
 			return
 		}
 		w.assign(e.X, e.Y, st)
@@ -585,7 +696,7 @@ func (w *walker) evalDepth(e *csrc.Expr, st *state, depth int) {
 			w.use(e.X, st, e)
 		}
 		if strings.HasSuffix(e.Op, "++") || strings.HasSuffix(e.Op, "--") {
-			delete(st.consts, e.X.Key())
+			st.delConst(e.X.Key())
 		}
 		if e.Op == "&" {
 			// &p->field computes an address without reading p's target.
@@ -639,7 +750,7 @@ func (w *walker) evalUses(e *csrc.Expr, st *state) {
 			w.use(e.X, st, e)
 		}
 		if strings.HasSuffix(e.Op, "++") || strings.HasSuffix(e.Op, "--") {
-			delete(st.consts, e.X.Key())
+			st.delConst(e.X.Key())
 		}
 		w.evalUses(e.X, st)
 	default:
@@ -666,7 +777,7 @@ func (w *walker) use(x *csrc.Expr, st *state, at *csrc.Expr) {
 		v.freed = false
 	}
 	v.maybeNull = false
-	st.vars[k] = v
+	st.setVar(k, v)
 }
 
 // escape marks a tracked pointer as handed on: no longer this function's
@@ -677,7 +788,7 @@ func (w *walker) escape(k string, st *state) {
 		return
 	}
 	v.live = false
-	st.vars[k] = v
+	st.setVar(k, v)
 	if v.site == nil {
 		return
 	}
@@ -685,7 +796,7 @@ func (w *walker) escape(k string, st *state) {
 	for ak, av := range st.vars {
 		if av.site == v.site && av.live {
 			av.live = false
-			st.vars[ak] = av
+			st.setVar(ak, av)
 		}
 	}
 }
@@ -701,26 +812,26 @@ func (w *walker) assign(lhs, rhs *csrc.Expr, st *state) {
 		}
 		return
 	}
-	delete(st.consts, k)
+	st.delConst(k)
 	for vk, v := range st.vars {
 		if v.when.key == k {
 			v.when = guard{}
-			st.vars[vk] = v
+			st.setVar(vk, v)
 		}
 	}
 	for lk, h := range st.locks {
 		if h.when.key == k {
 			h.when = guard{}
-			st.locks[lk] = h
+			st.setLock(lk, h)
 		}
 	}
 	if r := rhs.Strip(); r != nil && w.locals[k] && r.Kind == csrc.EIdent && (r.Name == "TRUE" || r.Name == "FALSE" || strings.HasPrefix(r.Name, "STATUS_")) {
-		st.consts[k] = r.Name
+		st.setConst(k, r.Name)
 	}
 	// Forget what was known about k and everything reached through it.
 	for vk := range st.vars {
-		if vk == k || strings.HasPrefix(vk, k+"->") || strings.HasPrefix(vk, k+".") {
-			delete(st.vars, vk)
+		if rest, ok := strings.CutPrefix(vk, k); ok && (rest == "" || strings.HasPrefix(rest, "->") || strings.HasPrefix(rest, ".")) {
+			st.delVar(vk)
 		}
 	}
 	r := rhs.Strip()
@@ -739,10 +850,10 @@ func (w *walker) assign(lhs, rhs *csrc.Expr, st *state) {
 			return
 		}
 		v := varState{site: r, alloc: name, maybeNull: !a.raises && !raisesOnFailure(r, a), live: local}
-		st.vars[k] = v
+		st.setVar(k, v)
 		w.c.stored(w.fn, k, local, r)
 	case isNullConst(r):
-		st.vars[k] = varState{isNull: true}
+		st.setVar(k, varState{isNull: true})
 	default:
 		if rk := r.Key(); rk != "" {
 			if v, ok := st.vars[rk]; ok {
@@ -751,7 +862,7 @@ func (w *walker) assign(lhs, rhs *csrc.Expr, st *state) {
 				nv := v
 				nv.live = local && v.live
 				nv.reported = v.reported
-				st.vars[k] = nv
+				st.setVar(k, nv)
 				if !local {
 					w.escape(rk, st)
 					if v.site != nil {
@@ -775,7 +886,7 @@ func (w *walker) trackString(call *csrc.Expr, st *state) {
 	if k == "" || !w.locals[rootKey(k)] || strings.ContainsAny(k, "-.[*") {
 		return
 	}
-	st.vars[k] = varState{site: call, alloc: call.Callee(), live: true}
+	st.setVar(k, varState{site: call, alloc: call.Callee(), live: true})
 }
 
 // stringKey is the key of a string argument: s for &s or s.
@@ -794,7 +905,7 @@ func (w *walker) releaseString(k string, st *state) {
 		if x, ok := strings.CutSuffix(k, sep); ok {
 			if v, ok := st.vars[x]; ok && stringAllocs[v.alloc] != "" && v.live {
 				v.live = false
-				st.vars[x] = v
+				st.setVar(x, v)
 			}
 		}
 	}
@@ -828,7 +939,7 @@ func (w *walker) call(e *csrc.Expr, st *state) {
 		w.probed = true
 	}
 	if name == "IoMarkIrpPending" {
-		st.consts[pendingKey] = "1"
+		st.setConst(pendingKey, "1")
 		w.marked = e
 	}
 	if len(st.vars) > 0 {
@@ -843,7 +954,7 @@ func (w *walker) call(e *csrc.Expr, st *state) {
 		if k := stringKey(e.Arg(0)); k != "" {
 			if v, ok := st.vars[k]; ok {
 				v.live = false
-				st.vars[k] = v
+				st.setVar(k, v)
 			}
 		}
 		return
@@ -864,7 +975,7 @@ func (w *walker) call(e *csrc.Expr, st *state) {
 					w.c.report(RuleFreeNull, w.fn, e.Pos, "%s is NULL on this path when it is passed to %s", k, name)
 				}
 				v.freed, v.freedAt, v.live, v.maybeNull, v.isNull = true, e, false, false, false
-				st.vars[k] = v
+				st.setVar(k, v)
 				w.escape(k, st)
 			}
 		}
@@ -896,8 +1007,8 @@ func (w *walker) call(e *csrc.Expr, st *state) {
 				w.escape(rootKey(k), st)
 				w.escape(k, st)
 				// &p lets the callee store a new value in p.
-				delete(st.vars, k)
-				delete(st.consts, k)
+				st.delVar(k)
+				st.delConst(k)
 			}
 		}
 	}
@@ -918,8 +1029,8 @@ func (w *walker) lock(e *csrc.Expr, op lockOp, st *state) {
 	}
 	name := e.Callee()
 	if !op.acquire {
-		delete(st.locks, key)
-		delete(st.must, key)
+		st.delLock(key)
+		st.delMust(key)
 		return
 	}
 	lvl := op.level
@@ -936,8 +1047,8 @@ func (w *walker) lock(e *csrc.Expr, op lockOp, st *state) {
 		w.c.report(RuleLockTwice, w.fn, e.Pos, "the %s %s is acquired again by %s while this path still holds it from line %d", h.kind, key, name, h.at.Pos.Line)
 	}
 	h := held{at: e, kind: op.kind, level: lvl}
-	st.locks[key] = h
-	st.must[key] = h
+	st.setLock(key, h)
+	st.setMust(key, h)
 }
 
 // exit checks the state at a return.
@@ -950,7 +1061,7 @@ func (w *walker) exit(st *state, ret *csrc.Expr, at csrc.Pos) {
 		if v.live && v.site != nil && !v.isNull {
 			w.c.leak(w.fn, k, v, at)
 			v.live = false
-			st.vars[k] = v
+			st.setVar(k, v)
 		}
 	}
 	if w.c.holdsOnExit(w.fn) {

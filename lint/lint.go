@@ -63,10 +63,17 @@ func Check(f *csrc.File) []Finding {
 		c.protos[p.Name] = p
 	}
 	c.inferRoles()
-	for _, fn := range f.Funcs {
+	sites := make([][]callSite, len(f.Funcs))
+	n := 0
+	for i, fn := range f.Funcs {
 		w := &walker{c: c, fn: fn}
 		w.run()
-		c.sites = append(c.sites, w.sites...)
+		sites[i] = w.sites
+		n += len(w.sites)
+	}
+	c.sites = make([]callSite, 0, n)
+	for _, s := range sites {
+		c.sites = append(c.sites, s...)
 	}
 	c.irqlEntries()
 	for i := range c.sites {
@@ -305,20 +312,17 @@ func (c *checker) referenced(name string) bool {
 			}
 		}
 		for _, fn := range c.f.Funcs {
+			for _, x := range fn.Exprs() {
+				switch x.Kind {
+				case csrc.ECall:
+					for _, a := range x.Args {
+						note(a)
+					}
+				case csrc.EAssign:
+					note(x.Y)
+				}
+			}
 			csrc.WalkStmt(fn.Body, func(s *csrc.Stmt) bool {
-				csrc.StmtExprs(s, func(e *csrc.Expr) {
-					csrc.WalkExpr(e, func(x *csrc.Expr) bool {
-						switch x.Kind {
-						case csrc.ECall:
-							for _, a := range x.Args {
-								note(a)
-							}
-						case csrc.EAssign:
-							note(x.Y)
-						}
-						return true
-					})
-				})
 				for _, d := range s.Decls {
 					note(d.Init)
 				}

@@ -38,19 +38,12 @@ func (c *checker) checkIrqlParams(fn *csrc.Func) {
 
 // mentions reports whether the body uses a name at all.
 func mentions(fn *csrc.Func, name string) bool {
-	found := false
-	csrc.WalkStmt(fn.Body, func(s *csrc.Stmt) bool {
-		csrc.StmtExprs(s, func(e *csrc.Expr) {
-			csrc.WalkExpr(e, func(x *csrc.Expr) bool {
-				if x.Kind == csrc.EIdent && x.Name == name {
-					found = true
-				}
-				return !found
-			})
-		})
-		return !found
-	})
-	return found
+	for _, x := range fn.Exprs() {
+		if x.Kind == csrc.EIdent && x.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // checkCallRules runs the call-level checks that need only the call and
@@ -282,53 +275,61 @@ func (c *checker) checkExamined() {
 // stored in a variable that is overwritten or never read afterwards.
 // Calls cast to (void) drop the result on purpose and are left out.
 func resultUses(fn *csrc.Func) []resultUse {
-	var calls []*csrc.Expr
-	stored := map[*csrc.Expr]string{}
-	storedAt := map[*csrc.Expr]int{} // where the store takes effect
-	dropped := map[*csrc.Expr]bool{}
-	voided := map[*csrc.Expr]bool{}
+	// What the statements say about each call: one map of small records
+	// rather than a map per fact.
+	type callFacts struct {
+		isStored bool
+		stored   string // the variable the result is stored in
+		storedAt int    // where the store takes effect
+		dropped  bool   // a statement of its own
+		voided   bool   // cast to (void)
+	}
+	facts := map[*csrc.Expr]callFacts{}
+	set := func(x *csrc.Expr, change func(*callFacts)) {
+		f := facts[x]
+		change(&f)
+		facts[x] = f
+	}
 	csrc.WalkStmt(fn.Body, func(s *csrc.Stmt) bool {
 		if s.Kind == csrc.SExpr && s.Expr != nil {
 			x := s.Expr
 			if x.Kind == csrc.ECast && (strings.TrimSpace(x.Name) == "void" || strings.TrimSpace(x.Name) == "VOID") {
-				voided[x.Strip()] = true
+				set(x.Strip(), func(f *callFacts) { f.voided = true })
 			} else if x.Kind == csrc.ECall {
-				dropped[x] = true
+				set(x, func(f *callFacts) { f.dropped = true })
 			}
 		}
 		for _, d := range s.Decls {
 			if d.Init != nil && d.Init.Strip().Kind == csrc.ECall {
-				stored[d.Init.Strip()] = d.Name
+				set(d.Init.Strip(), func(f *callFacts) { f.isStored, f.stored = true, d.Name })
 			}
 		}
-		csrc.StmtExprs(s, func(e *csrc.Expr) {
-			csrc.WalkExpr(e, func(x *csrc.Expr) bool {
-				switch x.Kind {
-				case csrc.ECall:
-					if x.Callee() != "" {
-						calls = append(calls, x)
-					}
-				case csrc.EAssign:
-					if r := x.Y.Strip(); x.Op == "=" && r != nil && r.Kind == csrc.ECall {
-						if k := x.X.Key(); k != "" {
-							stored[r] = k
-							storedAt[r] = assignEnd(x)
-						}
-					}
-				}
-				return true
-			})
-		})
 		return true
 	})
+	var calls []*csrc.Expr
+	for _, x := range fn.Exprs() {
+		switch x.Kind {
+		case csrc.ECall:
+			if x.Callee() != "" {
+				calls = append(calls, x)
+			}
+		case csrc.EAssign:
+			if r := x.Y.Strip(); x.Op == "=" && r != nil && r.Kind == csrc.ECall {
+				if k := x.X.Key(); k != "" {
+					set(r, func(f *callFacts) { f.isStored, f.stored, f.storedAt = true, k, assignEnd(x) })
+				}
+			}
+		}
+	}
 	var out []resultUse
 	var pending []int // indexes into out of stored results to judge
 	for _, call := range calls {
-		if voided[call] || isMacroLike(call.Callee()) || droppable[call.Callee()] || strings.HasPrefix(call.Callee(), "Interlocked") {
+		f := facts[call]
+		if f.voided || isMacroLike(call.Callee()) || droppable[call.Callee()] || strings.HasPrefix(call.Callee(), "Interlocked") {
 			continue
 		}
-		u := resultUse{call: call, fn: fn, examined: !dropped[call]}
-		if _, ok := stored[call]; ok && !dropped[call] {
+		u := resultUse{call: call, fn: fn, examined: !f.dropped}
+		if f.isStored && !f.dropped {
 			pending = append(pending, len(out))
 		}
 		out = append(out, u)
@@ -340,15 +341,16 @@ func resultUses(fn *csrc.Func) []resultUse {
 	// reads and writes in source order, and the calls inside loops.
 	roots := map[string]bool{}
 	for _, i := range pending {
-		roots[rootKey(stored[out[i].call])] = true
+		roots[rootKey(facts[out[i].call].stored)] = true
 	}
 	occs := varOccurrences(fn, roots)
 	inLoop := loopCalls(fn)
 	for _, i := range pending {
 		u := &out[i]
-		k := stored[u.call]
+		f := facts[u.call]
+		k := f.stored
 		u.examined = false
-		from := max(u.call.Pos.Off, storedAt[u.call])
+		from := max(u.call.Pos.Off, f.storedAt)
 		for _, o := range occs[k] {
 			if o.off > from {
 				u.examined = !o.write
@@ -466,7 +468,14 @@ func loopCalls(fn *csrc.Func) map[*csrc.Expr]bool {
 // isMacroLike reports upper-case names (macros such as PAGED_CODE,
 // ASSERT, UNREFERENCED_PARAMETER), whose "result" means nothing.
 func isMacroLike(name string) bool {
-	return strings.ToUpper(name) == name
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 0x80 {
+			return strings.ToUpper(name) == name
+		} else if c >= 'a' && c <= 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // assignEnd is where an assignment takes effect for ordering uses: after

@@ -74,16 +74,26 @@ const (
 )
 
 // recycle makes the previous tree's chunks available again.
+// Slots never handed out are still zero, so only the used part of the
+// last chunk (the rest is p.slab or p.kids) needs clearing.
 func (p *goParser) recycle() {
-	for _, c := range p.used {
+	for i, c := range p.used {
 		if len(p.free) < keepChunks {
-			clear(c)
+			if i == len(p.used)-1 {
+				clear(c[:len(c)-len(p.slab)])
+			} else {
+				clear(c)
+			}
 			p.free = append(p.free, c)
 		}
 	}
-	for _, c := range p.usedKids {
+	for i, c := range p.usedKids {
 		if len(p.freeKids) < keepChunks {
-			clear(c)
+			if i == len(p.usedKids)-1 {
+				clear(c[:len(c)-len(p.kids)])
+			} else {
+				clear(c)
+			}
 			p.freeKids = append(p.freeKids, c)
 		}
 	}

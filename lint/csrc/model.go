@@ -98,6 +98,8 @@ type Func struct {
 	Annots []Annotation // annotations before the body, outside the parameters
 	Body   *Stmt        // a Block
 	Static bool
+
+	exprs []*Expr // every expression of Body, collected once by the parser
 }
 
 // Param finds a parameter by name.
@@ -444,12 +446,34 @@ func StmtExprs(s *Stmt, fn func(*Expr)) {
 // Calls returns every call in the function body, in source order.
 func (fn *Func) Calls() []*Expr {
 	var out []*Expr
-	WalkStmt(fn.Body, func(s *Stmt) bool {
+	for _, x := range fn.Exprs() {
+		if x.Kind == ECall {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Exprs returns every expression in the function body, sub-expressions
+// included, in the order WalkStmt, StmtExprs and WalkExpr visit them.
+// Checks that look at each expression range over it rather than walk
+// the body again; the list is made once when the file is parsed.
+func (fn *Func) Exprs() []*Expr {
+	if fn.exprs != nil {
+		return fn.exprs[:len(fn.exprs):len(fn.exprs)]
+	}
+	return collectExprs(fn.Body)
+}
+
+func collectExprs(body *Stmt) []*Expr {
+	return appendExprs([]*Expr{}, body)
+}
+
+func appendExprs(out []*Expr, body *Stmt) []*Expr {
+	WalkStmt(body, func(s *Stmt) bool {
 		StmtExprs(s, func(e *Expr) {
 			WalkExpr(e, func(x *Expr) bool {
-				if x.Kind == ECall {
-					out = append(out, x)
-				}
+				out = append(out, x)
 				return true
 			})
 		})

@@ -1,6 +1,7 @@
 package csrc
 
 import (
+	"bytes"
 	"fmt"
 )
 
@@ -36,7 +37,8 @@ type frontEnd interface {
 // tree-sitter front end holds C memory); it is not safe for concurrent
 // use.
 type Parser struct {
-	fe frontEnd
+	fe    frontEnd
+	spare pools // what the last file left of its arrays, for the next
 }
 
 // NewParser returns a parser with the default front end
@@ -85,12 +87,16 @@ func (p *Parser) Parse(path string, src []byte) (*File, error) {
 	if err != nil {
 		return nil, &Error{path, err.Error()}
 	}
-	return Build(path, src, prepared, root, total, bad, annots, pragmas), nil
+	return build(path, src, prepared, root, total, bad, annots, pragmas, &p.spare), nil
 }
 
 // Build assembles the model from a syntax tree of the prepared text;
 // Parse calls it, and tests may call it with trees of their own.
 func Build(path string, src, prepared []byte, root *Node, nodes, errNodes int, annots []Annotation, pragmas []Pragma) *File {
+	return build(path, src, prepared, root, nodes, errNodes, annots, pragmas, &pools{})
+}
+
+func build(path string, src, prepared []byte, root *Node, nodes, errNodes int, annots []Annotation, pragmas []Pragma, pool *pools) *File {
 	f := &File{
 		Path: path, Src: src, Lines: countLines(src),
 		Roles: map[string]Role{}, Sections: map[string]string{},
@@ -98,19 +104,23 @@ func Build(path string, src, prepared []byte, root *Node, nodes, errNodes int, a
 		Nodes: nodes, ErrorNodes: errNodes,
 	}
 	if root != nil {
-		b := &builder{f: f, src: prepared, annots: annots}
+		// Sized for the distinct short texts a file of this size has, so
+		// the map does not grow step by step.
+		b := &builder{f: f, src: prepared, annots: annots, pool: pool, names: make(map[string]string, min(len(prepared)/64, 4096))}
 		b.build(root)
+		// One array holds every function's expression list.
+		all := make([]*Expr, 0, b.exprs)
+		for _, fn := range f.Funcs {
+			start := len(all)
+			all = appendExprs(all, fn.Body)
+			fn.exprs = all[start:len(all):len(all)]
+		}
 	}
 	return f
 }
 
 func countLines(src []byte) int {
-	n := 0
-	for _, c := range src {
-		if c == '\n' {
-			n++
-		}
-	}
+	n := bytes.Count(src, []byte{'\n'})
 	if len(src) > 0 && src[len(src)-1] != '\n' {
 		n++
 	}

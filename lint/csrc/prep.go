@@ -125,7 +125,13 @@ func annotate(out, src []byte, i, j int, annots *[]Annotation, lx *lineIndex) in
 // maybeAnnotation is a cheap first look at an identifier: annotate
 // handles only names for which it is true.
 func maybeAnnotation(b []byte) bool {
-	if len(b) == 0 || b[0] == '_' || bareWords[string(b)] {
+	if len(b) == 0 || b[0] == '_' {
+		return true
+	}
+	if b[0] < 'A' || b[0] > 'Z' {
+		return false // every other candidate starts with a capital
+	}
+	if bareWords[string(b)] {
 		return true
 	}
 	switch string(b) {

@@ -35,27 +35,34 @@ type builder struct {
 	annots []Annotation
 	names  map[string]string // interned texts
 
-	// The model's statements and expressions are carved from arrays: one
-	// allocation for many (they live and die with the File).
-	stmtPool []Stmt
-	exprPool []Expr
+	pool  *pools
+	exprs int // expressions made
+}
+
+// pools are the arrays the model's statements and expressions are carved
+// from: one allocation for many. A Parser hands what one file left over
+// to the next, so no file leaves most of an array unused.
+type pools struct {
+	stmts []Stmt
+	exprs []Expr
 }
 
 func (b *builder) newStmt() *Stmt {
-	if len(b.stmtPool) == 0 {
-		b.stmtPool = make([]Stmt, 128)
+	if len(b.pool.stmts) == 0 {
+		b.pool.stmts = make([]Stmt, 128)
 	}
-	s := &b.stmtPool[0]
-	b.stmtPool = b.stmtPool[1:]
+	s := &b.pool.stmts[0]
+	b.pool.stmts = b.pool.stmts[1:]
 	return s
 }
 
 func (b *builder) newExpr() *Expr {
-	if len(b.exprPool) == 0 {
-		b.exprPool = make([]Expr, 256)
+	if len(b.pool.exprs) == 0 {
+		b.pool.exprs = make([]Expr, 256)
 	}
-	e := &b.exprPool[0]
-	b.exprPool = b.exprPool[1:]
+	e := &b.pool.exprs[0]
+	b.pool.exprs = b.pool.exprs[1:]
+	b.exprs++
 	return e
 }
 
