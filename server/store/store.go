@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -93,6 +94,24 @@ const (
 	ByMachine
 	ByCode
 )
+
+// Column is the crashes table's column for the dimension; stores share the
+// schema's column names.
+func (d Dimension) Column() (string, error) {
+	switch d {
+	case ByBucket:
+		return "bucket", nil
+	case ByDriver:
+		return "driver", nil
+	case ByDriverVersion:
+		return "driver_version", nil
+	case ByMachine:
+		return "machine", nil
+	case ByCode:
+		return "code", nil
+	}
+	return "", fmt.Errorf("unknown dimension %d", d)
+}
 
 // Count is a value and how many crashes have it.
 type Count struct {

@@ -418,20 +418,9 @@ func (db *DB) Crash(ctx context.Context, sha string) (*store.Crash, error) {
 
 // Top implements store.Store.
 func (db *DB) Top(ctx context.Context, d store.Dimension, f store.Filter, limit int) ([]store.Count, error) {
-	var col string
-	switch d {
-	case store.ByBucket:
-		col = "bucket"
-	case store.ByDriver:
-		col = "driver"
-	case store.ByDriverVersion:
-		col = "driver_version"
-	case store.ByMachine:
-		col = "machine"
-	case store.ByCode:
-		col = "code"
-	default:
-		return nil, fmt.Errorf("unknown dimension %d", d)
+	col, err := d.Column()
+	if err != nil {
+		return nil, err
 	}
 	if limit <= 0 {
 		limit = 10
