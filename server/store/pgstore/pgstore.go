@@ -112,7 +112,7 @@ func millis(d time.Duration) float64 { return float64(d.Milliseconds()) }
 
 const uploadCols = `id, sha256, kind, size, name, machine, received, status, error, dumps`
 
-func scanUpload(s pgx.Row) (*store.Upload, error) {
+func scanUpload(s store.Scanner) (*store.Upload, error) {
 	var u store.Upload
 	err := s.Scan(&u.ID, &u.SHA256, &u.Kind, &u.Size, &u.Name, &u.Machine, &u.Received, &u.Status, &u.Error, &u.Dumps)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -181,15 +181,7 @@ func (db *DB) Uploads(ctx context.Context, limit, offset int) ([]store.Upload, e
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Upload
-	for rows.Next() {
-		u, err := scanUpload(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *u)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, scanUpload)
 }
 
 // ClaimJob implements store.Store. SKIP LOCKED passes over a job another
@@ -360,7 +352,7 @@ func next(args []any, k int) string { return "$" + strconv.Itoa(len(args)+k) }
 
 const crashCols = `sha256, upload_id, member, machine, received, crash_time, bucket, code, code_name, driver, driver_version, confidence, summary, os_build, analysed`
 
-func scanCrash(s pgx.Row, withReport bool) (*store.Crash, error) {
+func scanCrash(s store.Scanner, withReport bool) (*store.Crash, error) {
 	var c store.Crash
 	var crash *time.Time
 	var build int64
@@ -400,15 +392,8 @@ func (db *DB) Crashes(ctx context.Context, f store.Filter) ([]store.Crash, int, 
 		return nil, 0, err
 	}
 	defer rows.Close()
-	var out []store.Crash
-	for rows.Next() {
-		c, err := scanCrash(rows, false)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, *c)
-	}
-	return out, total, rows.Err()
+	out, err := store.Collect(rows, func(r store.Scanner) (*store.Crash, error) { return scanCrash(r, false) })
+	return out, total, err
 }
 
 // Crash implements store.Store.
@@ -521,7 +506,7 @@ func (db *DB) AddToken(ctx context.Context, t *store.Token) error {
 
 const tokenCols = `id, name, role, hash, created`
 
-func scanToken(s pgx.Row) (*store.Token, error) {
+func scanToken(s store.Scanner) (*store.Token, error) {
 	var t store.Token
 	var role string
 	err := s.Scan(&t.ID, &t.Name, &role, &t.Hash, &t.Created)
@@ -547,15 +532,7 @@ func (db *DB) Tokens(ctx context.Context) ([]store.Token, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *t)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, scanToken)
 }
 
 // DeleteToken implements store.Store.

@@ -118,9 +118,7 @@ func now() int64 { return time.Now().UnixMilli() }
 
 const uploadCols = `id, sha256, kind, size, name, machine, received_ms, status, error, dumps`
 
-type scanner interface{ Scan(...any) error }
-
-func scanUpload(s scanner) (*store.Upload, error) {
+func scanUpload(s store.Scanner) (*store.Upload, error) {
 	var u store.Upload
 	var rec int64
 	err := s.Scan(&u.ID, &u.SHA256, &u.Kind, &u.Size, &u.Name, &u.Machine, &rec, &u.Status, &u.Error, &u.Dumps)
@@ -191,15 +189,7 @@ func (db *DB) Uploads(ctx context.Context, limit, offset int) ([]store.Upload, e
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Upload
-	for rows.Next() {
-		u, err := scanUpload(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *u)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, scanUpload)
 }
 
 // ClaimJob implements store.Store.
@@ -348,7 +338,7 @@ func where(f store.Filter) (string, []any) {
 
 const crashCols = `sha256, upload_id, member, machine, received_ms, crash_ms, bucket, code, code_name, driver, driver_version, confidence, summary, os_build, analysed_ms`
 
-func scanCrash(s scanner, withReport bool) (*store.Crash, error) {
+func scanCrash(s store.Scanner, withReport bool) (*store.Crash, error) {
 	var c store.Crash
 	var rec, analysed int64
 	var crash sql.NullInt64
@@ -388,15 +378,8 @@ func (db *DB) Crashes(ctx context.Context, f store.Filter) ([]store.Crash, int, 
 		return nil, 0, err
 	}
 	defer rows.Close()
-	var out []store.Crash
-	for rows.Next() {
-		c, err := scanCrash(rows, false)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, *c)
-	}
-	return out, total, rows.Err()
+	out, err := store.Collect(rows, func(r store.Scanner) (*store.Crash, error) { return scanCrash(r, false) })
+	return out, total, err
 }
 
 // Crash implements store.Store.
@@ -510,7 +493,7 @@ func (db *DB) AddToken(ctx context.Context, t *store.Token) error {
 
 const tokenCols = `id, name, role, hash, created_ms`
 
-func scanToken(s scanner) (*store.Token, error) {
+func scanToken(s store.Scanner) (*store.Token, error) {
 	var t store.Token
 	var created int64
 	err := s.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created)
@@ -536,15 +519,7 @@ func (db *DB) Tokens(ctx context.Context) ([]store.Token, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *t)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, scanToken)
 }
 
 // DeleteToken implements store.Store.
