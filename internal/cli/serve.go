@@ -66,6 +66,16 @@ func (f *serveFlags) open(ctx context.Context) (*server.Data, analyze.Options, f
 	}, nil
 }
 
+// config is the server configuration serve and reanalyze share: the
+// stores, the workers, and the lease a shared database needs.
+func (f *serveFlags) config(d *server.Data, opt analyze.Options, log *slog.Logger) server.Config {
+	cfg := server.Config{Store: d.Store, Blobs: d.BlobStore, TempDir: d.TempDir, Workers: f.workers, Analyze: opt, Logger: log}
+	if d.Shared {
+		cfg.Lease = sharedLease
+	}
+	return cfg
+}
+
 // openData opens the state the flags name.
 func (f *serveFlags) openData(ctx context.Context) (*server.Data, error) {
 	return server.OpenDataWith(ctx, f.data, server.DataOptions{DB: f.db, Blobs: f.blobs})
@@ -118,13 +128,8 @@ sign in to the pages at /login with a token (sessions last 12 hours); admins man
 				}
 				fmt.Fprintf(stderr, "bugcheck: created an admin token; it is shown only now:\n%s\n", secret)
 			}
-			cfg := server.Config{
-				Store: d.Store, Blobs: d.BlobStore, TempDir: d.TempDir, Workers: sf.workers, MaxUpload: maxUpload,
-				AnonymousRead: anonRead, Analyze: opt, Logger: slog.New(slog.NewTextHandler(stderr, nil)),
-			}
-			if d.Shared {
-				cfg.Lease = sharedLease
-			}
+			cfg := sf.config(d, opt, slog.New(slog.NewTextHandler(stderr, nil)))
+			cfg.MaxUpload, cfg.AnonymousRead = maxUpload, anonRead
 			srv, err := server.New(cfg)
 			if err != nil {
 				return err
@@ -233,11 +238,7 @@ same --data folder (a running server shares the work).`,
 			if err != nil {
 				return err
 			}
-			cfg := server.Config{Store: d.Store, Blobs: d.BlobStore, TempDir: d.TempDir, Workers: sf.workers, Analyze: opt,
-				Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-			if d.Shared {
-				cfg.Lease = sharedLease
-			}
+			cfg := sf.config(d, opt, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 			srv, err := server.New(cfg)
 			if err != nil {
 				return err
