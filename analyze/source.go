@@ -51,6 +51,7 @@ const (
 	DefectIRP           = "irp"              // IRP handling: pending, completion, lower driver status
 	DefectWait          = "wait"             // waits that can corrupt the stack or deadlock
 	DefectUnchecked     = "unchecked-result" // a failure result dropped
+	DefectFramework     = "framework"        // a KMDF framework rule broken (DriverCreate, StopAck, ...)
 	DefectOther         = "other"
 )
 
@@ -62,7 +63,8 @@ var defectPhrase = map[string]string{
 	DefectPagedCode: "pageable code at a raised IRQL", DefectLock: "a spin lock or IRQL not restored",
 	DefectLeak: "a leaked allocation", DefectPoolTag: "a pool tag mistake", DefectIRP: "mishandled IRP status",
 	DefectWait: "a wait on a stack object", DefectUnchecked: "a failure result that is not checked",
-	DefectOther: "this defect",
+	DefectFramework: "a KMDF framework rule broken",
+	DefectOther:     "this defect",
 }
 
 // defectOrder lists, per bug check family, the defect kinds most likely
@@ -80,7 +82,8 @@ var defectOrder = map[uint32][]string{
 	0x0A:  {DefectIRQL, DefectLock, DefectPagedCode, DefectNullDeref, DefectUseAfterFree},
 	0xC4:  {DefectIRQL, DefectLock, DefectLeak, DefectUseAfterFree, DefectPoolTag, DefectIRP, DefectPagedCode, DefectWait},
 	0xC9:  {DefectIRP},
-	0x44:  {DefectIRP},
+	0x44:  {DefectIRP, DefectUseAfterFree},
+	0x10D: {DefectFramework, DefectNullDeref, DefectUseAfterFree, DefectIRP},
 	0x9F:  {DefectIRP, DefectLock},
 	0x133: {DefectLock, DefectIRQL},
 	0x3B:  {DefectNullDeref, DefectUserPointer, DefectUseAfterFree, DefectUninitialised, DefectUnchecked, DefectOverrun},

@@ -463,6 +463,7 @@ func (c *checker) checkFunc(fn *csrc.Func) {
 		}
 	}
 	c.setTooHigh(fn, calls)
+	c.checkIrqlNotAnnotated(fn)
 	c.userPointers(fn, calls)
 	if isDriverEntry(c, fn) {
 		c.registryPath(fn)

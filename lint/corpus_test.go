@@ -18,7 +18,7 @@ import (
 const (
 	minCodeQLRecall = 1.00 // on the CodeQL expected hits of the mapped queries (53 of 53)
 	minCodeQLAll    = 0.88 // on every CodeQL expected hit, mapped or not (53 of 60)
-	minToolsRecall  = 1.00 // on the covered defects of the fail drivers (10 of 10; 5 of 15 no rule covers)
+	minToolsRecall  = 0.94 // on every defect injected into the fail drivers and the KASAN demo (17 of 18)
 	maxFPPerKLOC    = 0.00 // false positives per 1,000 lines on the production samples (wds/ minus tools/)
 )
 
@@ -71,8 +71,13 @@ func lintCorpus(t *testing.T) *corpusRun {
 }
 
 func (r *corpusRun) hit(file string, line int, rules map[string]bool) bool {
+	return r.hitIn(file, line, line, rules)
+}
+
+// hitIn reports a finding of one of the rules on lines from..to.
+func (r *corpusRun) hitIn(file string, from, to int, rules map[string]bool) bool {
 	for _, f := range r.results[file].Findings {
-		if f.Line == line && rules[f.Rule] {
+		if f.Line >= from && f.Line <= to && rules[f.Rule] {
 			return true
 		}
 	}
@@ -109,19 +114,25 @@ func TestCorpusQuality(t *testing.T) {
 	}
 	codeqlRecall := float64(found) / float64(total)
 
-	// Fail drivers: covered defects.
+	// Fail drivers: every injected defect; those no rule covers count as misses.
 	tf, tt, uncovered := 0, 0, 0
 	for _, row := range readTSV(t, "testdata/expected-tools.tsv") {
+		tt++
 		if row[2] == "-" {
 			uncovered++
+			t.Logf("fail-driver defect no rule covers: %s:%s (%s)", row[0], row[1], row[3])
 			continue
 		}
-		line, _ := strconv.Atoi(row[1])
-		tt++
-		if run.hit(row[0], line, map[string]bool{row[2]: true}) {
+		a, b, isRange := strings.Cut(row[1], "-")
+		from, _ := strconv.Atoi(a)
+		to := from
+		if isRange {
+			to, _ = strconv.Atoi(b)
+		}
+		if run.hitIn(row[0], from, to, map[string]bool{row[2]: true}) {
 			tf++
 		} else {
-			t.Logf("fail-driver miss: %s:%d %s (%s)", row[0], line, row[2], row[3])
+			t.Logf("fail-driver miss: %s:%s %s (%s)", row[0], row[1], row[2], row[3])
 		}
 	}
 	toolsRecall := float64(tf) / float64(tt)
@@ -149,7 +160,7 @@ func TestCorpusQuality(t *testing.T) {
 	}
 	perK := 1000 * float64(fps) / float64(lines)
 
-	fmt.Printf("lint corpus: CodeQL recall %d/%d = %.1f%% (mapped queries), %d/%d = %.1f%% of all expected hits; fail-driver recall %d/%d = %.1f%% (%d injected defects no rule covers); production samples %d false positives (+%d confirmed defects) in %d lines = %.2f per 1,000 lines\n",
+	fmt.Printf("lint corpus: CodeQL recall %d/%d = %.1f%% (mapped queries), %d/%d = %.1f%% of all expected hits; fail-driver recall %d/%d = %.1f%% (%d of the misses no rule covers); production samples %d false positives (+%d confirmed defects) in %d lines = %.2f per 1,000 lines\n",
 		found, total, 100*codeqlRecall, found, total+unmapped, 100*float64(found)/float64(total+unmapped), tf, tt, 100*toolsRecall, uncovered, fps, tps, lines, perK)
 	if all := float64(found) / float64(total+unmapped); all < minCodeQLAll {
 		t.Errorf("CodeQL recall over all expected hits %.3f fell below the pinned %.2f", all, minCodeQLAll)

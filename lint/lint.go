@@ -41,6 +41,7 @@ type checker struct {
 	protos  map[string]*csrc.Proto
 	refs    map[string]bool // names used other than as a callee
 	pagedFn map[string]bool
+	exits   map[*csrc.Func][]*state // exit states of the functions that raise the IRQL
 }
 
 type globalAlloc struct {
@@ -53,7 +54,8 @@ type globalAlloc struct {
 // ordered by position.
 func Check(f *csrc.File) []Finding {
 	c := &checker{f: f, seen: map[string]bool{}, roles: map[string]csrc.Role{}, entry: map[string][2]int{},
-		funcs: map[string]*csrc.Func{}, protos: map[string]*csrc.Proto{}, pagedFn: map[string]bool{}}
+		funcs: map[string]*csrc.Func{}, protos: map[string]*csrc.Proto{}, pagedFn: map[string]bool{},
+		exits: map[*csrc.Func][]*state{}}
 	for _, fn := range f.Funcs {
 		if _, dup := c.funcs[fn.Name]; !dup {
 			c.funcs[fn.Name] = fn
@@ -63,12 +65,16 @@ func Check(f *csrc.File) []Finding {
 		c.protos[p.Name] = p
 	}
 	c.inferRoles()
+	c.inferQueueRoles()
 	sites := make([][]callSite, len(f.Funcs))
 	n := 0
 	for i, fn := range f.Funcs {
 		w := &walker{c: c, fn: fn}
 		w.run()
 		sites[i] = w.sites
+		if raisesIRQL(fn) {
+			c.exits[fn] = w.exits // for BCL037
+		}
 		n += len(w.sites)
 	}
 	c.sites = make([]callSite, 0, n)
@@ -79,12 +85,15 @@ func Check(f *csrc.File) []Finding {
 	for i := range c.sites {
 		c.checkSite(&c.sites[i])
 		c.checkCallRules(&c.sites[i])
+		c.checkStopAcknowledge(&c.sites[i])
 	}
 	for _, fn := range f.Funcs {
 		c.checkFunc(fn)
 		c.checkBounds(fn)
 		c.checkIrqlParams(fn)
 		c.checkLowerStatus(fn)
+		c.checkHandles(fn)
+		c.checkDriverCreate(fn)
 	}
 	c.checkGlobals()
 	c.checkExamined()

@@ -383,7 +383,7 @@ func TestRulesComplete(t *testing.T) {
 			}
 		}
 	}
-	if len(seen) != 29 {
+	if len(seen) != 35 {
 		t.Errorf("%d rules", len(seen))
 	}
 	for id := range seen {

@@ -69,35 +69,41 @@ type Rule struct {
 
 // Rule IDs.
 const (
-	RuleDeprecatedAlloc   = "BCL001"
-	RuleAllocNullDeref    = "BCL002"
-	RuleLeakEarlyReturn   = "BCL003"
-	RuleLeakGlobal        = "BCL004"
-	RuleDefaultTag        = "BCL005"
-	RuleTagNotIntegral    = "BCL006"
-	RuleIrqlTooHigh       = "BCL010"
-	RuleIrqlTooLow        = "BCL011"
-	RuleIrqlSetTooHigh    = "BCL012"
-	RuleKeSetEventPaged   = "BCL013"
-	RuleNoPagedCode       = "BCL014"
-	RuleMultiplePagedCode = "BCL015"
-	RuleNoPagingSegment   = "BCL016"
-	RuleUseAfterFree      = "BCL020"
-	RuleDoubleFree        = "BCL021"
-	RuleFreeNull          = "BCL022"
-	RuleLockNotReleased   = "BCL023"
-	RuleLockTwice         = "BCL024"
-	RuleSizeofPointer     = "BCL025"
-	RuleUserPointer       = "BCL026"
-	RuleSaveRegistryPath  = "BCL027"
-	RuleBufferBound       = "BCL028"
-	RuleIrqlNotSaved      = "BCL030"
-	RuleIrqlNotRestored   = "BCL031"
-	RuleCancelIrql        = "BCL032"
-	RuleWaitLocal         = "BCL033"
-	RulePendingStatus     = "BCL034"
-	RuleLowerStatus       = "BCL035"
-	RuleResultIgnored     = "BCL036"
+	RuleDeprecatedAlloc       = "BCL001"
+	RuleAllocNullDeref        = "BCL002"
+	RuleLeakEarlyReturn       = "BCL003"
+	RuleLeakGlobal            = "BCL004"
+	RuleDefaultTag            = "BCL005"
+	RuleTagNotIntegral        = "BCL006"
+	RuleIrqlTooHigh           = "BCL010"
+	RuleIrqlTooLow            = "BCL011"
+	RuleIrqlSetTooHigh        = "BCL012"
+	RuleKeSetEventPaged       = "BCL013"
+	RuleNoPagedCode           = "BCL014"
+	RuleMultiplePagedCode     = "BCL015"
+	RuleNoPagingSegment       = "BCL016"
+	RuleUseAfterFree          = "BCL020"
+	RuleDoubleFree            = "BCL021"
+	RuleFreeNull              = "BCL022"
+	RuleLockNotReleased       = "BCL023"
+	RuleLockTwice             = "BCL024"
+	RuleSizeofPointer         = "BCL025"
+	RuleUserPointer           = "BCL026"
+	RuleSaveRegistryPath      = "BCL027"
+	RuleBufferBound           = "BCL028"
+	RuleIrqlNotSaved          = "BCL030"
+	RuleIrqlNotRestored       = "BCL031"
+	RuleCancelIrql            = "BCL032"
+	RuleWaitLocal             = "BCL033"
+	RulePendingStatus         = "BCL034"
+	RuleLowerStatus           = "BCL035"
+	RuleResultIgnored         = "BCL036"
+	RuleIrqlNotAnnotated      = "BCL037"
+	RuleRequestAfterComplete  = "BCL040"
+	RuleDeviceInitAfterCreate = "BCL041"
+	RuleDriverNotCreated      = "BCL042"
+	RuleControlNotFinished    = "BCL043"
+	RuleStopAckOutsideStop    = "BCL044"
 )
 
 var rules = []Rule{
@@ -217,6 +223,30 @@ var rules = []Rule{
 		"The result of a routine whose result the rest of the file checks (an NTSTATUS, a pointer) is dropped or overwritten unread here: when the call fails the code goes on with what the call should have set up, an uninitialised or NULL pointer, a missing object.",
 		"Check the result (if (!NT_SUCCESS(status)) ..., if (p == NULL) ...) and fail or clean up; cast the call to (void) where dropping the result is deliberate.",
 		[]uint32{0x3B, 0x7E, 0x50, 0xC4}, []string{"ExaminedValue"}},
+	{RuleIrqlNotAnnotated, "irql-change-not-annotated", Warning,
+		"The function can return at a higher IRQL than it was entered at (a KeRaiseIrql or spin-lock acquisition not undone on some path), but no annotation (_IRQL_raises_, _Acquires_lock_, _IRQL_saves_global_) says so: callers go on at DISPATCH_LEVEL believing they run at their own IRQL, touch paged memory or call PASSIVE_LEVEL routines, or return to user mode raised.",
+		"Restore the IRQL on every path before returning (release the lock, KeLowerIrql); if returning raised is the function's purpose, annotate it _IRQL_raises_(level) (with _Acquires_lock_ or _IRQL_saves_ for a lock helper).",
+		[]uint32{0x0A, 0xD1, 0xC4, 0x133, 0x4A}, []string{"IrqlFunctionNotAnnotated"}},
+	{RuleRequestAfterComplete, "request-used-after-completion", Error,
+		"A request or IRP (or a buffer, MDL or memory object that belongs to it) is touched after WdfRequestComplete/IoCompleteRequest completed it, or after IoCallDriver gave it to a lower driver without a completion routine: the request and its buffers may already be freed and reused, so the access reads or writes someone else's memory; completing it twice corrupts the I/O manager's state.",
+		"Read everything you need from the request (status, length, buffer contents) before completing it or passing it down, and make the completion (or IoCallDriver) the last thing done with it; to use the IRP after the lower driver finishes, set a completion routine that returns STATUS_MORE_PROCESSING_REQUIRED and wait for it.",
+		[]uint32{0x50, 0x44, 0x10D, 0xC4, 0x7E}, nil},
+	{RuleDeviceInitAfterCreate, "device-init-used-after-create", Error,
+		"The WDFDEVICE_INIT is used after WdfDeviceCreate took it: on success the framework frees it and sets the pointer to NULL, so the call dereferences NULL (or, under KMDF Verifier, breaks the DeviceInitAPI rule).",
+		"Make every WdfDeviceInit* call before WdfDeviceCreate; after it, configure the WDFDEVICE with WdfDevice* calls instead. Only free the init (WdfDeviceInitFree) when WdfDeviceCreate failed.",
+		[]uint32{0x10D, 0x7E, 0x3B}, nil},
+	{RuleDriverNotCreated, "kmdf-driver-not-created", Error,
+		"DriverEntry of a KMDF driver returns without calling WdfDriverCreate: the framework has no WDFDRIVER for it, so EvtDriverDeviceAdd is never registered and framework calls made for the driver fail or fault (KMDF Verifier: the DriverCreate rule).",
+		"Call WdfDriverCreate(DriverObject, RegistryPath, WDF_NO_OBJECT_ATTRIBUTES, &config, WDF_NO_HANDLE) in DriverEntry with a WDF_DRIVER_CONFIG that names EvtDriverDeviceAdd, and return its status.",
+		[]uint32{0x10D, 0x7E}, nil},
+	{RuleControlNotFinished, "control-device-not-finished", Warning,
+		"A control device created from WdfControlDeviceInitAllocate is never finished with WdfControlFinishInitializing before the creating routine returns: the device stays marked as initializing, every open of it fails, and the driver's unload path deletes a half-built device.",
+		"Call WdfControlFinishInitializing(device) once the control device's queues and symbolic link are set up, on every success path.",
+		[]uint32{0x10D}, nil},
+	{RuleStopAckOutsideStop, "stop-acknowledge-outside-evtiostop", Error,
+		"WdfRequestStopAcknowledge is called outside EvtIoStop, for a request the framework did not ask to stop: the framework's power-down bookkeeping for the queue goes wrong, and KMDF Verifier stops the machine (StopAckWithinEvtIoStop rule).",
+		"Call WdfRequestStopAcknowledge only from the queue's EvtIoStop callback (or for a request EvtIoStop was given); in other callbacks complete, forward or requeue the request.",
+		[]uint32{0x10D, 0x9F}, nil},
 }
 
 // ruleDefects classifies each rule's defect for ranking findings against
@@ -231,6 +261,8 @@ var ruleDefects = map[string]string{
 	RuleSizeofPointer: "overrun", RuleUserPointer: "user-pointer", RuleSaveRegistryPath: "use-after-free",
 	RuleBufferBound: "overrun", RuleIrqlNotSaved: "lock", RuleIrqlNotRestored: "lock", RuleCancelIrql: "lock",
 	RuleWaitLocal: "wait", RulePendingStatus: "irp", RuleLowerStatus: "irp", RuleResultIgnored: "unchecked-result",
+	RuleIrqlNotAnnotated: "irql", RuleRequestAfterComplete: "use-after-free", RuleDeviceInitAfterCreate: "null-deref", RuleDriverNotCreated: "framework",
+	RuleControlNotFinished: "framework", RuleStopAckOutsideStop: "framework",
 }
 
 // DefectOf returns the kind of defect a rule finds: overrun,

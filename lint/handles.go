@@ -1,0 +1,729 @@
+package lint
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bugcheck/bugcheck/lint/csrc"
+)
+
+// The handle-lifetime checks: a request, IRP or WDFDEVICE_INIT that a
+// call has ended (completed, sent down, consumed) must not be touched
+// again, and a control device must be finished before DeviceAdd returns.
+// They run a small path analysis of their own over each function that
+// calls one of the ending routines: a handle counts as ended only when it
+// is ended on every path that reaches the use, and an ending whose status
+// result the code tests is undone on the failure side of that test.
+
+// ender describes a routine that ends a handle.
+type ender struct {
+	arg  int    // the argument it ends
+	rule string // the rule a later use breaks
+	verb string // what it did: "completed it", "passed it to the lower driver"
+}
+
+var enders = map[string]ender{
+	"WdfRequestComplete":                  {0, RuleRequestAfterComplete, "completed it"},
+	"WdfRequestCompleteWithInformation":   {0, RuleRequestAfterComplete, "completed it"},
+	"WdfRequestCompleteWithPriorityBoost": {0, RuleRequestAfterComplete, "completed it"},
+	"IoCompleteRequest":                   {0, RuleRequestAfterComplete, "completed it"},
+	"IofCompleteRequest":                  {0, RuleRequestAfterComplete, "completed it"},
+	"IoCallDriver":                        {1, RuleRequestAfterComplete, "passed it to the lower driver"},
+	"IofCallDriver":                       {1, RuleRequestAfterComplete, "passed it to the lower driver"},
+	"PoCallDriver":                        {1, RuleRequestAfterComplete, "passed it to the lower driver"},
+	"WdfDeviceCreate":                     {0, RuleDeviceInitAfterCreate, "took it"},
+}
+
+// requestParts are the routines that hand out memory belonging to a
+// request: routine -> the out-parameter (or -1: the result) and the
+// argument it belongs to. The memory goes away with the request.
+var requestParts = map[string]struct{ out, of int }{
+	"WdfRequestRetrieveInputBuffer":            {2, 0},
+	"WdfRequestRetrieveOutputBuffer":           {2, 0},
+	"WdfRequestRetrieveUnsafeUserInputBuffer":  {2, 0},
+	"WdfRequestRetrieveUnsafeUserOutputBuffer": {2, 0},
+	"WdfRequestRetrieveInputMemory":            {1, 0},
+	"WdfRequestRetrieveOutputMemory":           {1, 0},
+	"WdfRequestRetrieveInputWdmMdl":            {1, 0},
+	"WdfRequestRetrieveOutputWdmMdl":           {1, 0},
+	"WdfRequestWdmGetIrp":                      {-1, 0},
+	"IoGetCurrentIrpStackLocation":             {-1, 0},
+	"IoGetNextIrpStackLocation":                {-1, 0},
+	"MmGetSystemAddressForMdlSafe":             {-1, 0},
+	"MmGetSystemAddressForMdl":                 {-1, 0},
+	"MmGetMdlVirtualAddress":                   {-1, 0},
+	"WdfMemoryGetBuffer":                       {-1, 0},
+}
+
+// irpBuffers are the IRP fields that point at memory freed with the IRP.
+var irpBuffers = []string{"->AssociatedIrp.SystemBuffer", "->MdlAddress", "->UserBuffer"}
+
+// handleFact is an ended handle (or a control device not yet finished).
+type handleFact struct {
+	at    *csrc.Expr // the ending call
+	of    string     // for request memory: the request it belongs to
+	guard string     // the status that tells whether the ending happened
+}
+
+// hstate is what one path knows.
+type hstate struct {
+	dead    bool
+	ended   map[string]handleFact // ended on every path
+	from    map[string]string     // pointer -> the request or IRP it belongs to
+	ctl     map[string]handleFact // control devices created, not finished (some path)
+	ctlInit map[string]bool       // WDFDEVICE_INITs from WdfControlDeviceInitAllocate
+	routine map[string]bool       // IRPs given a completion routine
+}
+
+func newHState() *hstate {
+	return &hstate{ended: map[string]handleFact{}, from: map[string]string{}, ctl: map[string]handleFact{},
+		ctlInit: map[string]bool{}, routine: map[string]bool{}}
+}
+
+func (s *hstate) clone() *hstate {
+	return &hstate{dead: s.dead, ended: cloneMap(s.ended), from: cloneMap(s.from), ctl: cloneMap(s.ctl),
+		ctlInit: cloneMap(s.ctlInit), routine: cloneMap(s.routine)}
+}
+
+// hmerge joins two paths: a handle stays ended only when it is ended on
+// both; everything else is kept when either path has it.
+func hmerge(a, b *hstate) *hstate {
+	switch {
+	case a == nil || a.dead:
+		if b == nil {
+			return a
+		}
+		return b.clone()
+	case b == nil || b.dead:
+		return a.clone()
+	}
+	c := a.clone()
+	for k, fa := range a.ended {
+		fb, ok := b.ended[k]
+		if !ok {
+			delete(c.ended, k)
+			continue
+		}
+		if fa.guard == "" {
+			fa.guard = fb.guard
+		}
+		c.ended[k] = fa
+	}
+	for k, v := range b.from {
+		if _, ok := c.from[k]; !ok {
+			c.from[k] = v
+		}
+	}
+	for k, v := range b.ctl {
+		if _, ok := c.ctl[k]; !ok {
+			c.ctl[k] = v
+		}
+	}
+	for k := range b.ctlInit {
+		c.ctlInit[k] = true
+	}
+	for k := range b.routine {
+		c.routine[k] = true
+	}
+	return c
+}
+
+// hwalker runs the handle analysis of one function.
+type hwalker struct {
+	c      *checker
+	fn     *csrc.Func
+	labels map[string]*hstate
+	breaks []*hstate
+	ctlOK  bool // the file finishes control devices somewhere: trust it
+}
+
+// checkHandles runs the handle-lifetime analysis on fn when it calls a
+// routine that ends a handle or creates a device.
+func (c *checker) checkHandles(fn *csrc.Func) {
+	relevant := false
+	for _, call := range fn.Calls() {
+		if _, ok := enders[call.Callee()]; ok {
+			relevant = true
+			break
+		}
+	}
+	if !relevant || fn.Body == nil {
+		return
+	}
+	w := &hwalker{c: c, fn: fn, labels: map[string]*hstate{}, ctlOK: c.finishesControlDevices()}
+	st := w.stmt(fn.Body, newHState(), 0)
+	if st != nil && !st.dead {
+		w.exit(st, fn.End)
+	}
+}
+
+// finishesControlDevices reports a file that calls
+// WdfControlFinishInitializing anywhere.
+func (c *checker) finishesControlDevices() bool {
+	for _, s := range c.sites {
+		if s.call.Callee() == "WdfControlFinishInitializing" {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *hwalker) stmts(list []*csrc.Stmt, st *hstate, depth int) *hstate {
+	for _, s := range list {
+		st = w.stmt(s, st, depth+1)
+	}
+	return st
+}
+
+func (w *hwalker) stmt(s *csrc.Stmt, st *hstate, depth int) *hstate {
+	if s == nil || depth > 300 {
+		return st
+	}
+	if st.dead && s.Kind != csrc.SLabel && s.Kind != csrc.SCase {
+		return st
+	}
+	switch s.Kind {
+	case csrc.SBlock:
+		return w.stmts(s.Body, st, depth)
+	case csrc.SExpr:
+		w.eval(s.Expr, st, "", 0)
+	case csrc.SDecl:
+		for _, d := range s.Decls {
+			if d.Init != nil {
+				w.assign(&csrc.Expr{Kind: csrc.EIdent, Name: d.Name, Pos: d.Pos}, d.Init, st, 0)
+			} else {
+				st.forget(d.Name)
+			}
+		}
+	case csrc.SIf:
+		if s.Preproc {
+			t := w.stmt(s.Then, st.clone(), depth+1)
+			e := st
+			if s.Else != nil {
+				e = w.stmt(s.Else, st.clone(), depth+1)
+			}
+			return hmerge(t, e)
+		}
+		t, f := w.cond(s.Expr, st)
+		t = w.stmt(s.Then, t, depth+1)
+		if s.Else != nil {
+			f = w.stmt(s.Else, f, depth+1)
+		}
+		return hmerge(t, f)
+	case csrc.SLoop:
+		for _, d := range s.Body {
+			st = w.stmt(d, st, depth+1)
+		}
+		if s.Init != nil {
+			w.eval(s.Init, st, "", 0)
+		}
+		var t, f *hstate
+		if s.Expr != nil {
+			t, f = w.cond(s.Expr, st)
+		} else {
+			t, f = st.clone(), st.clone()
+		}
+		w.breaks = append(w.breaks, nil)
+		body := w.stmt(s.Then, t, depth+1)
+		if s.Post != nil && !body.dead {
+			w.eval(s.Post, body, "", 0)
+		}
+		br := w.breaks[len(w.breaks)-1]
+		w.breaks = w.breaks[:len(w.breaks)-1]
+		// A later iteration may start where this one ended, so only what
+		// holds on entry as well survives the loop.
+		return hmerge(hmerge(f, body), br)
+	case csrc.SSwitch:
+		w.eval(s.Expr, st, "", 0)
+		entry := st
+		cur := &hstate{dead: true}
+		hasDefault := false
+		w.breaks = append(w.breaks, nil)
+		for _, c := range s.Body {
+			if c.Kind == csrc.SCase {
+				if c.Expr == nil {
+					hasDefault = true
+				}
+				cur = hmerge(cur, entry.clone())
+				cur = w.stmts(c.Body, cur, depth)
+				continue
+			}
+			cur = w.stmt(c, cur, depth+1)
+		}
+		br := w.breaks[len(w.breaks)-1]
+		w.breaks = w.breaks[:len(w.breaks)-1]
+		out := hmerge(cur, br)
+		if !hasDefault {
+			out = hmerge(out, entry)
+		}
+		return out
+	case csrc.SCase:
+		return w.stmts(s.Body, st, depth)
+	case csrc.SReturn:
+		if s.Expr != nil {
+			w.eval(s.Expr, st, "", 0)
+		}
+		w.exit(st, s.Pos)
+		st = st.clone()
+		st.dead = true
+	case csrc.SBreak, csrc.SLeave:
+		if n := len(w.breaks); n > 0 && s.Kind == csrc.SBreak {
+			w.breaks[n-1] = hmerge(w.breaks[n-1], st)
+		}
+		st = st.clone()
+		st.dead = true
+	case csrc.SContinue:
+		st = st.clone()
+		st.dead = true
+	case csrc.SGoto:
+		w.labels[s.Label] = hmerge(w.labels[s.Label], st)
+		st = st.clone()
+		st.dead = true
+	case csrc.SLabel:
+		if p, ok := w.labels[s.Label]; ok {
+			st = hmerge(st, p)
+		}
+		return w.stmts(s.Body, st, depth)
+	case csrc.STry:
+		before := st.clone()
+		body := w.stmt(s.Then, st, depth+1)
+		if s.Else == nil {
+			return body
+		}
+		h := w.stmt(s.Else, hmerge(before, body.clone()), depth+1)
+		return hmerge(body, h)
+	}
+	return st
+}
+
+// statusTest recognises a test of an NTSTATUS: NT_SUCCESS(s), s ==
+// STATUS_SUCCESS and their negations, where s is a variable, an
+// assignment to one, or a call. It returns the key the ending facts are
+// guarded by and whether the true side is the success side.
+func statusTest(e *csrc.Expr, depth int) (key string, success, ok bool) {
+	e = e.Strip()
+	if e == nil || depth > 20 {
+		return "", false, false
+	}
+	operand := func(x *csrc.Expr) string {
+		x = x.Strip()
+		if x == nil {
+			return ""
+		}
+		switch x.Kind {
+		case csrc.EAssign:
+			return x.X.Key()
+		case csrc.ECall:
+			return callGuard(x)
+		}
+		return x.Key()
+	}
+	switch e.Kind {
+	case csrc.EUnary:
+		if e.Op == "!" {
+			k, s, ok := statusTest(e.X, depth+1)
+			return k, !s, ok
+		}
+	case csrc.ECall:
+		if e.Callee() == "NT_SUCCESS" && len(e.Args) == 1 {
+			k := operand(e.Args[0])
+			return k, true, k != ""
+		}
+	case csrc.EBinary:
+		if e.Op != "==" && e.Op != "!=" {
+			return "", false, false
+		}
+		x, y := e.X, e.Y
+		if ys := y.Strip(); ys == nil || ys.Kind != csrc.EIdent || ys.Name != "STATUS_SUCCESS" {
+			x, y = y, x
+		}
+		if ys := y.Strip(); ys != nil && ys.Kind == csrc.EIdent && ys.Name == "STATUS_SUCCESS" {
+			k := operand(x)
+			return k, e.Op == "==", k != ""
+		}
+	}
+	return "", false, false
+}
+
+// callGuard names the status of a call whose result is tested directly.
+func callGuard(call *csrc.Expr) string {
+	return fmt.Sprintf("<call@%d>", call.Pos.Off)
+}
+
+// cond evaluates a condition and splits the path; on the failure side of
+// a status test the endings that status reports never happened.
+func (w *hwalker) cond(e *csrc.Expr, st *hstate) (*hstate, *hstate) {
+	key, success, ok := statusTest(e, 0)
+	w.eval(e, st, "", 0)
+	t, f := st.clone(), st.clone()
+	if k, nonNullOnTrue, isNull := nullTest(e, 0); isNull {
+		// WdfDeviceCreate sets the init pointer to NULL when it takes it:
+		// where it is not NULL, it was not taken.
+		side := f
+		if nonNullOnTrue {
+			side = t
+		}
+		if v, ended := side.ended[k]; ended && v.at.Callee() == "WdfDeviceCreate" {
+			delete(side.ended, k)
+		}
+	}
+	if !ok {
+		return t, f
+	}
+	fail := f
+	if !success {
+		fail = t
+	}
+	for k, v := range fail.ended {
+		if v.guard == key {
+			delete(fail.ended, k)
+		}
+	}
+	for k, v := range fail.ctl {
+		if v.guard == key {
+			delete(fail.ctl, k)
+		}
+	}
+	return t, f
+}
+
+// exempt reports callees that take a handle only as a value to print or
+// as a tag, never touching what it points to.
+func exempt(name string) bool {
+	switch name {
+	case "UNREFERENCED_PARAMETER", "IoReleaseRemoveLock", "IoReleaseRemoveLockEx", "IoReleaseRemoveLockAndWait",
+		"IoReleaseRemoveLockAndWaitEx", "IoAcquireRemoveLock", "IoAcquireRemoveLockEx":
+		return true
+	}
+	return strings.Contains(name, "Trace") || strings.Contains(name, "TRACE") || strings.Contains(name, "Print") ||
+		strings.Contains(name, "PRINT")
+}
+
+// use reports a use of an ended handle.
+func (w *hwalker) use(x *csrc.Expr, st *hstate, at csrc.Pos) {
+	k := x.Key()
+	if k == "" {
+		return
+	}
+	f, ok := st.ended[k]
+	if !ok {
+		return
+	}
+	delete(st.ended, k)
+	name := f.at.Callee()
+	e := enders[name]
+	switch {
+	case e.rule == RuleDeviceInitAfterCreate:
+		w.c.report(e.rule, w.fn, at, "%s is used here after %s on line %d consumed it: once the device is created the framework owns the WDFDEVICE_INIT and sets %s to NULL", k, name, f.at.Pos.Line, k)
+	case f.of != "":
+		w.c.report(e.rule, w.fn, at, "%s belongs to request %s and is used here after %s on line %d %s; it was freed with the request", k, f.of, name, f.at.Pos.Line, e.verb)
+	default:
+		w.c.report(e.rule, w.fn, at, "%s is used here after %s on line %d %s; it may already be freed", k, name, f.at.Pos.Line, e.verb)
+	}
+}
+
+func (w *hwalker) eval(e *csrc.Expr, st *hstate, guard string, depth int) {
+	if e == nil || depth > 200 || st.dead {
+		return
+	}
+	d := depth + 1
+	switch e.Kind {
+	case csrc.ESizeof:
+		return
+	case csrc.EAssign:
+		if e.Op != "=" {
+			w.eval(e.Y, st, "", d)
+			w.evalTarget(e.X, st, d)
+			return
+		}
+		w.assign(e.X, e.Y, st, d)
+		return
+	case csrc.ECall:
+		w.call(e, st, guard, d)
+		return
+	case csrc.EMember:
+		if e.Op == "->" {
+			w.use(e.X, st, e.Pos)
+		}
+	case csrc.EIndex:
+		w.use(e.X, st, e.Pos)
+	case csrc.EUnary:
+		if e.Op == "*" {
+			w.use(e.X, st, e.Pos)
+		}
+	}
+	w.eval(e.X, st, "", d)
+	w.eval(e.Y, st, "", d)
+	w.eval(e.Z, st, "", d)
+	for _, a := range e.Args {
+		w.eval(a, st, "", d)
+	}
+}
+
+// evalTarget evaluates an assignment's left side: its dereferences are
+// uses, the variable itself is not.
+func (w *hwalker) evalTarget(x *csrc.Expr, st *hstate, depth int) {
+	x = x.Strip()
+	if x == nil {
+		return
+	}
+	switch x.Kind {
+	case csrc.EIdent:
+	case csrc.EMember:
+		if x.Op == "->" {
+			w.use(x.X, st, x.Pos)
+		}
+		w.evalTarget(x.X, st, depth+1)
+	default:
+		w.eval(x, st, "", depth+1)
+	}
+}
+
+// forget drops what is known about k (it is assigned a new value).
+func (st *hstate) forget(k string) {
+	delete(st.ended, k)
+	delete(st.from, k)
+	delete(st.ctlInit, k)
+	delete(st.routine, k)
+	for d, of := range st.from {
+		if of == k {
+			delete(st.from, d)
+		}
+	}
+}
+
+func (w *hwalker) assign(lhs, rhs *csrc.Expr, st *hstate, depth int) {
+	k := lhs.Key()
+	w.eval(rhs, st, k, depth+1)
+	w.evalTarget(lhs, st, depth+1)
+	if k == "" {
+		// Stored somewhere the analysis does not follow: a control device
+		// handed on is somebody else's to finish.
+		if r := rhs.Key(); r != "" {
+			delete(st.ctl, r)
+		}
+		return
+	}
+	if rk := rhs.Key(); rk != "" && strings.ContainsAny(k, "-.[*") {
+		delete(st.ctl, rk) // stored in a structure: finished elsewhere
+	}
+	st.forget(k)
+	r := rhs.Strip()
+	for r != nil && r.Kind == csrc.EAssign {
+		r = r.Y.Strip()
+	}
+	if r == nil {
+		return
+	}
+	switch r.Kind {
+	case csrc.ECall:
+		name := r.Callee()
+		if name == "WdfControlDeviceInitAllocate" {
+			st.ctlInit[k] = true
+		}
+		if p, ok := requestParts[name]; ok && p.out < 0 {
+			if of := rootKey(r.Arg(p.of).Key()); of != "" {
+				st.from[k] = of
+			}
+		}
+	case csrc.EIdent:
+		// A copy of a request or IRP, or of memory that belongs to one.
+		st.from[k] = r.Name
+	default:
+		rk := r.Key()
+		for _, f := range irpBuffers {
+			if irp, ok := strings.CutSuffix(rk, f); ok && !strings.ContainsAny(irp, "-.[*") {
+				st.from[k] = irp
+			}
+		}
+	}
+}
+
+// outParam returns the variable a call argument &x lets the callee set.
+func outParam(a *csrc.Expr) string {
+	a = a.Strip()
+	if a != nil && a.Kind == csrc.EUnary && a.Op == "&" {
+		return a.X.Key()
+	}
+	return ""
+}
+
+func (w *hwalker) call(e *csrc.Expr, st *hstate, guard string, depth int) {
+	name := e.Callee()
+	if name == "" {
+		w.eval(e.X, st, "", depth)
+	}
+	inner := ""
+	if name == "NT_SUCCESS" && len(e.Args) == 1 {
+		if a := e.Args[0].Strip(); a != nil && a.Kind == csrc.ECall {
+			inner = callGuard(a)
+		}
+	}
+	ex := exempt(name)
+	ctlInit := false
+	if name == "WdfDeviceCreate" {
+		ctlInit = st.ctlInit[outParam(e.Arg(0))]
+	}
+	for _, a := range e.Args {
+		if o := outParam(a); o != "" {
+			if x := a.Strip().X.Strip(); x.Kind == csrc.EMember && x.Op == "->" {
+				w.use(x.X, st, x.Pos)
+			}
+			continue
+		}
+		s := a.Strip()
+		if s != nil && s.Kind == csrc.EUnary && s.Op == "&" {
+			// &p->field: an address inside what p points to.
+			if x := s.X.Strip(); x != nil && x.Kind == csrc.EMember && x.Op == "->" && !ex {
+				w.use(x.X, st, x.Pos)
+			}
+		}
+		if !ex && s != nil && s.Key() != "" {
+			if f, ok := st.ended[s.Key()]; ok && f.at != nil {
+				if en, isEnd := enders[name]; isEnd && en.rule == RuleRequestAfterComplete && enders[f.at.Callee()].verb == "completed it" && e.Arg(en.arg) == a {
+					delete(st.ended, s.Key())
+					w.c.report(RuleRequestAfterComplete, w.fn, s.Pos, "%s is completed again by %s; %s already completed it on line %d", s.Key(), name, f.at.Callee(), f.at.Pos.Line)
+				} else {
+					w.use(s, st, s.Pos)
+				}
+			}
+		}
+		g := ""
+		if inner != "" {
+			g = inner
+		}
+		w.eval(a, st, g, depth)
+	}
+	// Out-parameters get new values.
+	for i, a := range e.Args {
+		o := outParam(a)
+		if o == "" {
+			continue
+		}
+		st.forget(o)
+		delete(st.ctl, o)
+		if p, ok := requestParts[name]; ok && p.out == i {
+			if of := rootKey(e.Arg(p.of).Key()); of != "" {
+				st.from[o] = of
+			}
+		}
+	}
+	switch name {
+	case "IoSetCompletionRoutine":
+		if k := e.Arg(0).Key(); k != "" {
+			st.routine[k] = true
+		}
+	case "IoSetCompletionRoutineEx":
+		if k := e.Arg(1).Key(); k != "" {
+			st.routine[k] = true
+		}
+	case "WdfControlFinishInitializing":
+		if k := e.Arg(0).Key(); k != "" {
+			delete(st.ctl, k)
+		}
+	}
+	en, ok := enders[name]
+	if !ok {
+		// A control device passed to anything but the framework may be
+		// finished there.
+		if !strings.HasPrefix(name, "Wdf") {
+			for _, a := range e.Args {
+				if k := a.Key(); k != "" {
+					delete(st.ctl, k)
+				}
+			}
+		}
+		return
+	}
+	a := e.Arg(en.arg)
+	if a == nil {
+		return
+	}
+	fact := handleFact{at: e, guard: guard}
+	if name == "WdfDeviceCreate" {
+		init := outParam(a)
+		if init == "" {
+			return
+		}
+		if ctlInit {
+			if dev := outParam(e.Arg(2)); dev != "" && !w.ctlOK {
+				st.ctl[dev] = fact
+			}
+		}
+		st.ended[init] = fact
+		return
+	}
+	k := a.Key()
+	if k == "" || strings.ContainsAny(k, "-.[*") {
+		return
+	}
+	if strings.Contains(en.verb, "lower driver") && st.routine[k] {
+		return // a completion routine gives the IRP back to this driver
+	}
+	if _, already := st.ended[k]; !already {
+		st.ended[k] = fact
+	}
+	for d := range st.from {
+		if owner(st, d) == k {
+			if _, already := st.ended[d]; !already {
+				st.ended[d] = handleFact{at: e, of: k, guard: guard}
+			}
+		}
+	}
+}
+
+// owner follows the belongs-to chain from d to the request or IRP.
+func owner(st *hstate, d string) string {
+	for i := 0; i < 8; i++ {
+		of, ok := st.from[d]
+		if !ok {
+			return d
+		}
+		d = of
+	}
+	return d
+}
+
+// exit reports control devices left initializing.
+func (w *hwalker) exit(st *hstate, at csrc.Pos) {
+	for dev, f := range st.ctl {
+		w.c.report(RuleControlNotFinished, w.fn, at, "control device %s, created by %s on line %d, is not finished with WdfControlFinishInitializing(%s) before %s returns", dev, f.at.Callee(), f.at.Pos.Line, dev, w.fn.Name)
+	}
+	for dev := range st.ctl {
+		delete(st.ctl, dev)
+	}
+}
+
+// nullTest recognises p, !p, p != NULL and p == NULL; it returns p's key
+// and whether p is non-NULL where the condition is true.
+func nullTest(e *csrc.Expr, depth int) (string, bool, bool) {
+	e = e.Strip()
+	if e == nil || depth > 20 {
+		return "", false, false
+	}
+	switch e.Kind {
+	case csrc.EUnary:
+		if e.Op == "!" {
+			k, nn, ok := nullTest(e.X, depth+1)
+			return k, !nn, ok
+		}
+	case csrc.EBinary:
+		if e.Op != "==" && e.Op != "!=" {
+			return "", false, false
+		}
+		x, y := e.X, e.Y
+		if !isNullConst(y.Strip()) {
+			x, y = y, x
+		}
+		if isNullConst(y.Strip()) {
+			if k := x.Key(); k != "" {
+				return k, e.Op == "!=", true
+			}
+		}
+	default:
+		if k := e.Key(); k != "" {
+			return k, true, true
+		}
+	}
+	return "", false, false
+}
