@@ -16,8 +16,8 @@ import (
 // Pinned quality figures; raise them when the checks improve, never lower
 // them to make a change pass.
 const (
-	minCodeQLRecall = 1.00 // on the CodeQL expected hits of the mapped queries (53 of 53)
-	minCodeQLAll    = 0.88 // on every CodeQL expected hit, mapped or not (53 of 60)
+	minCodeQLRecall = 1.00 // on the CodeQL expected hits of the mapped queries (54 of 54)
+	minCodeQLAll    = 0.90 // on every CodeQL expected hit, mapped or not (54 of 60)
 	minToolsRecall  = 0.94 // on every defect injected into the fail drivers and the KASAN demo (17 of 18)
 	maxFPPerKLOC    = 0.00 // false positives per 1,000 lines on the production samples (wds/ minus tools/)
 )

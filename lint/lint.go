@@ -93,6 +93,7 @@ func Check(f *csrc.File) []Finding {
 		c.checkIrqlParams(fn)
 		c.checkLowerStatus(fn)
 		c.checkHandles(fn)
+		c.checkRefRace(fn)
 		c.checkDriverCreate(fn)
 	}
 	c.checkGlobals()

@@ -383,7 +383,7 @@ func TestRulesComplete(t *testing.T) {
 			}
 		}
 	}
-	if len(seen) != 35 {
+	if len(seen) != 36 {
 		t.Errorf("%d rules", len(seen))
 	}
 	for id := range seen {

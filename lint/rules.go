@@ -99,6 +99,7 @@ const (
 	RuleLowerStatus           = "BCL035"
 	RuleResultIgnored         = "BCL036"
 	RuleIrqlNotAnnotated      = "BCL037"
+	RuleRefCountRace          = "BCL038"
 	RuleRequestAfterComplete  = "BCL040"
 	RuleDeviceInitAfterCreate = "BCL041"
 	RuleDriverNotCreated      = "BCL042"
@@ -227,6 +228,10 @@ var rules = []Rule{
 		"The function can return at a higher IRQL than it was entered at (a KeRaiseIrql or spin-lock acquisition not undone on some path), but no annotation (_IRQL_raises_, _Acquires_lock_, _IRQL_saves_global_) says so: callers go on at DISPATCH_LEVEL believing they run at their own IRQL, touch paged memory or call PASSIVE_LEVEL routines, or return to user mode raised.",
 		"Restore the IRQL on every path before returning (release the lock, KeLowerIrql); if returning raised is the function's purpose, annotate it _IRQL_raises_(level) (with _Acquires_lock_ or _IRQL_saves_ for a lock helper).",
 		[]uint32{0x0A, 0xD1, 0xC4, 0x133, 0x4A}, []string{"IrqlFunctionNotAnnotated"}},
+	{RuleRefCountRace, "refcount-read-after-release", Error,
+		"A reference count is decremented, the object is destroyed when the count reaches zero, and the count (read from the object again) is used on the path where this thread did not reach zero: between the decrement and the read another thread can drop the last reference and free the object, so the read touches freed memory. It only shows under load, as a rare 0x50 or 0x7E.",
+		"Use only the value the interlocked decrement returned (ULONG ref = InterlockedDecrement(&obj->Ref); if (ref == 0) { free } return ref;) and touch the object no more after the decrement unless this thread still holds a reference.",
+		[]uint32{0x50, 0x7E, 0x1E, 0xC2}, []string{"MultithreadedAVCondition"}},
 	{RuleRequestAfterComplete, "request-used-after-completion", Error,
 		"A request or IRP (or a buffer, MDL or memory object that belongs to it) is touched after WdfRequestComplete/IoCompleteRequest completed it, or after IoCallDriver gave it to a lower driver without a completion routine: the request and its buffers may already be freed and reused, so the access reads or writes someone else's memory; completing it twice corrupts the I/O manager's state.",
 		"Read everything you need from the request (status, length, buffer contents) before completing it or passing it down, and make the completion (or IoCallDriver) the last thing done with it; to use the IRP after the lower driver finishes, set a completion routine that returns STATUS_MORE_PROCESSING_REQUIRED and wait for it.",
@@ -261,7 +266,7 @@ var ruleDefects = map[string]string{
 	RuleSizeofPointer: "overrun", RuleUserPointer: "user-pointer", RuleSaveRegistryPath: "use-after-free",
 	RuleBufferBound: "overrun", RuleIrqlNotSaved: "lock", RuleIrqlNotRestored: "lock", RuleCancelIrql: "lock",
 	RuleWaitLocal: "wait", RulePendingStatus: "irp", RuleLowerStatus: "irp", RuleResultIgnored: "unchecked-result",
-	RuleIrqlNotAnnotated: "irql", RuleRequestAfterComplete: "use-after-free", RuleDeviceInitAfterCreate: "null-deref", RuleDriverNotCreated: "framework",
+	RuleIrqlNotAnnotated: "irql", RuleRefCountRace: "use-after-free", RuleRequestAfterComplete: "use-after-free", RuleDeviceInitAfterCreate: "null-deref", RuleDriverNotCreated: "framework",
 	RuleControlNotFinished: "framework", RuleStopAckOutsideStop: "framework",
 }
 
