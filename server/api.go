@@ -34,6 +34,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /uploads/{id}", store.RoleRead, s.apiUploadByID)
 	api("GET /crashes", store.RoleRead, s.apiCrashes)
 	api("GET /crashes/{sha}", store.RoleRead, s.apiCrash)
+	api("GET /crashes/{sha}/dump", s.cfg.DumpRole, s.serveDump)
 	api("GET /buckets", store.RoleRead, s.apiBuckets)
 	api("GET /buckets/{id...}", store.RoleRead, s.apiBucket)
 	api("GET /drivers", store.RoleRead, s.apiTop(store.ByDriver, "drivers"))
@@ -50,7 +51,7 @@ func (s *Server) routes() http.Handler {
 		apiError(w, http.StatusNotFound, "no such API endpoint")
 	})
 	s.pageRoutes(mux)
-	return secureHeaders(http.NewCrossOriginProtection().Handler(s.withSession(mux)))
+	return secureHeaders(http.NewCrossOriginProtection().Handler(s.withSession(s.rateLimit(mux))))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

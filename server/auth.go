@@ -35,11 +35,15 @@ func (s *Server) sessions() store.SessionStore {
 	return ss
 }
 
-// withSession looks up the session of a page request's cookie once and
-// puts it in the request's context for pageAuth, the forms and the layout.
+// withSession looks up the session of a page request's cookie, or the
+// bearer token of an API request, once and puts it in the request's
+// context for the rate limits, pageAuth, authorize, the forms and the
+// layout.
 func (s *Server) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ss := s.sessions(); ss != nil && !strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/static/") {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			r = r.WithContext(context.WithValue(r.Context(), bearerKey{}, s.checkBearer(r)))
+		} else if ss := s.sessions(); ss != nil && !strings.HasPrefix(r.URL.Path, "/static/") {
 			if c, err := r.Cookie(sessionCookie); err == nil && len(c.Value) == 64 {
 				sess, err := ss.SessionByHash(r.Context(), HashToken(c.Value), time.Now())
 				switch {
@@ -110,14 +114,21 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusForbidden, "The form has expired or came from another site; reload the sign-in page.")
 		return
 	}
-	d := loginData{Next: localPath(r.PostFormValue("next")), Enabled: true}
-	secret := strings.TrimSpace(r.PostFormValue("token"))
-	var tok *store.Token
-	err := errBadToken
-	if strings.HasPrefix(secret, TokenPrefix) && len(secret) <= 200 {
-		tok, err = s.cfg.Store.TokenByHash(r.Context(), HashToken(secret))
+	// Every attempt takes from the address's sign-in budget up front (so
+	// that parallel guesses cannot all slip through) and a successful one
+	// gives it back: only failures count.
+	ip := ipKey(s.clientIP(r))
+	if ok, retry := s.limits.login.allow(ip); !ok {
+		s.log.Warn("sign-ins refused: too many failures", "client", ip)
+		s.tooMany(w, r, retry)
+		return
 	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, errBadToken) {
+	d := loginData{Next: localPath(r.PostFormValue("next")), Enabled: true}
+	tok, err := s.tokenBySecret(r.Context(), strings.TrimSpace(r.PostFormValue("token")))
+	if err == nil {
+		s.limits.login.refund(ip)
+	}
+	if errors.Is(err, errBadToken) {
 		d.Error = "That token is not valid."
 		s.render(w, r, http.StatusUnauthorized, "login.html", page{Title: "Sign in", CSRF: csrfToken(w, r), Data: d})
 		return

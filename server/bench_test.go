@@ -15,7 +15,7 @@ import (
 // and the committed row and job, with the analysis workers running beside
 // them. Dumps are generated before the timer starts.
 func BenchmarkUpload(b *testing.B) {
-	e := newEnv(b, nil)
+	e := newEnv(b, func(c *Config) { c.RateLimits = RateLimits{Upload: -1} })
 	dumps := make([][]byte, b.N)
 	for i := range dumps {
 		dumps[i] = fleettest.Crash(fleettest.KindOf(i), i)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -127,6 +128,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", s.pageAuth(s.dashboard))
 	mux.HandleFunc("GET /crashes", s.pageAuth(s.crashesPage))
 	mux.HandleFunc("GET /crashes/{sha}", s.pageAuth(s.crashPage))
+	mux.HandleFunc("GET /crashes/{sha}/dump", s.dumpAuth(s.serveDump))
 	mux.HandleFunc("GET /buckets/{id...}", s.pageAuth(s.bucketPage))
 	mux.HandleFunc("GET /machines/{name}", s.pageAuth(s.machinePage))
 	mux.HandleFunc("GET /uploads/{id}", s.pageAuth(s.uploadPage))
@@ -301,10 +303,11 @@ func (s *Server) crashPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := struct {
-		Crash  *store.Crash
-		Report *analyze.Report
-		Text   string
-	}{c, &rep, text.String()}
+		Crash       *store.Crash
+		Report      *analyze.Report
+		Text        string
+		CanDownload bool
+	}{c, &rep, text.String(), s.mayDownload(r)}
 	s.render(w, r, http.StatusOK, "crash.html", page{Title: c.Member + " — " + c.Bucket, Data: d})
 }
 
@@ -353,6 +356,31 @@ func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "upload_status.html", page{Title: "Upload " + u.Name, Refresh: u.Status == store.UploadQueued, Data: d})
 }
 
+// mayDownload reports whether the page request may download dumps: its
+// session's role, or, without a session, anonymous reading, allows
+// Config.DumpRole.
+func (s *Server) mayDownload(r *http.Request) bool {
+	if sess := sessionOf(r); sess != nil {
+		return sess.Role.Allows(s.cfg.DumpRole)
+	}
+	return s.cfg.AnonymousRead && store.RoleRead.Allows(s.cfg.DumpRole)
+}
+
+// dumpAuth guards the pages' dump downloads: without a session that may,
+// a browser is sent to sign in (or refused when it already has one).
+func (s *Server) dumpAuth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case s.mayDownload(r):
+			h(w, r)
+		case sessionOf(r) == nil && s.sessions() != nil:
+			signIn(w, r)
+		default:
+			s.errorPage(w, r, http.StatusForbidden, "Downloading dumps needs a sign-in with the "+string(s.cfg.DumpRole)+" role or higher: dumps hold the memory of the machines that crashed.")
+		}
+	}
+}
+
 // sessionUploads reports whether the request's session may upload.
 func sessionUploads(r *http.Request) bool {
 	sess := sessionOf(r)
@@ -372,15 +400,25 @@ func (s *Server) uploadForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) uploadPost(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload+1<<20)
 	var u *store.Upload
+	checked := false // the form's token, once
 	err := s.eachFile(r, func(fields map[string]string, p *multipart.Part) error {
 		if !csrfOK(r, fields["csrf"]) {
 			return errorf(http.StatusForbidden, "the form has expired or came from another site; reload the upload page")
 		}
-		if !sessionUploads(r) {
+		if !sessionUploads(r) && !checked {
+			// A pasted token is a sign-in: failures count against the
+			// address's sign-in budget.
+			ip := ipKey(s.clientIP(r))
+			if ok, retry := s.limits.login.allow(ip); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(max(int(math.Ceil(retry.Seconds())), 1)))
+				return errorf(http.StatusTooManyRequests, "too many wrong tokens from your address; try again later")
+			}
 			role, err := s.tokenRole(r.Context(), fields["token"])
 			if err != nil || !role.Allows(store.RoleUpload) {
 				return errorf(http.StatusUnauthorized, "an upload token is required")
 			}
+			s.limits.login.refund(ip)
+			checked = true
 		}
 		if u != nil {
 			return nil // one file per form

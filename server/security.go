@@ -35,17 +35,23 @@ var errBadToken = errors.New("invalid token")
 
 // tokenRole looks up a presented token's role.
 func (s *Server) tokenRole(ctx context.Context, secret string) (store.Role, error) {
-	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 200 {
-		return "", errBadToken
-	}
-	t, err := s.cfg.Store.TokenByHash(ctx, HashToken(secret))
-	if errors.Is(err, store.ErrNotFound) {
-		return "", errBadToken
-	}
+	t, err := s.tokenBySecret(ctx, secret)
 	if err != nil {
 		return "", err
 	}
 	return t.Role, nil
+}
+
+// tokenBySecret looks up a presented token; errBadToken when it is not one.
+func (s *Server) tokenBySecret(ctx context.Context, secret string) (*store.Token, error) {
+	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 200 {
+		return nil, errBadToken
+	}
+	t, err := s.cfg.Store.TokenByHash(ctx, HashToken(secret))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errBadToken
+	}
+	return t, err
 }
 
 // bearer returns the token of an Authorization: Bearer header.
@@ -61,30 +67,59 @@ func bearer(r *http.Request) (string, bool) {
 	return strings.TrimSpace(tok), true
 }
 
+// apiAuth is the outcome of checking an API request's bearer token, which
+// withSession does once for the rate limits and authorize.
+type apiAuth struct {
+	presented bool
+	tok       *store.Token // nil unless presented and valid
+	err       error        // errBadToken, or the store's failure
+}
+
+type bearerKey struct{}
+
+// bearerOf returns the request's checked bearer token, nil when not
+// checked (not an API request).
+func bearerOf(r *http.Request) *apiAuth {
+	a, _ := r.Context().Value(bearerKey{}).(*apiAuth)
+	return a
+}
+
+// checkBearer checks the request's bearer token.
+func (s *Server) checkBearer(r *http.Request) *apiAuth {
+	secret, presented := bearer(r)
+	a := &apiAuth{presented: presented}
+	if presented {
+		a.tok, a.err = s.tokenBySecret(r.Context(), secret)
+	}
+	return a
+}
+
 // authorize checks the request's bearer token (or, without one, anonymous
 // read access) against need, and writes 401 or 403 when it fails.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, need store.Role) bool {
+	a := bearerOf(r)
+	if a == nil {
+		a = s.checkBearer(r)
+	}
 	var role store.Role
-	tok, presented := bearer(r)
-	if presented {
-		var err error
-		role, err = s.tokenRole(r.Context(), tok)
-		if err != nil {
-			if !errors.Is(err, errBadToken) {
-				s.fail(w, r, err)
-				return false
-			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="bugcheck"`)
-			apiError(w, http.StatusUnauthorized, "invalid token")
+	switch {
+	case a.presented && a.err != nil:
+		if !errors.Is(a.err, errBadToken) {
+			s.fail(w, r, a.err)
 			return false
 		}
-	} else if s.cfg.AnonymousRead {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="bugcheck"`)
+		apiError(w, http.StatusUnauthorized, "invalid token")
+		return false
+	case a.presented:
+		role = a.tok.Role
+	case s.cfg.AnonymousRead:
 		role = store.RoleRead
 	}
 	if role.Allows(need) {
 		return true
 	}
-	if !presented {
+	if !a.presented {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="bugcheck"`)
 		apiError(w, http.StatusUnauthorized, "a token with the "+string(need)+" role is required")
 		return false

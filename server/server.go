@@ -5,6 +5,10 @@
 // crashes, buckets, drivers and machines. People sign in to the pages
 // with a token (/login); the browser keeps a session id, never the token,
 // and the session's role opens the upload form and the admin page.
+// Analysts download a crash's dump to open it in WinDbg, by default with
+// an upload or admin role (Config.DumpRole). Every client, a token or
+// else an IP address, has a budget of uploads, failed sign-ins and other
+// requests per minute (Config.RateLimits); over it the answer is 429.
 //
 // State lives behind two interfaces: store.Store (uploads, the durable job
 // queue, crashes, tokens; SQLite in package sqlitestore, PostgreSQL in
@@ -27,6 +31,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -70,9 +75,28 @@ type Config struct {
 	// DefaultSessionLifetime.
 	SessionLifetime time.Duration
 
+	// DumpRole is the role that may download the dumps themselves
+	// (GET /api/v1/crashes/{sha}/dump, and the crash page's link); empty
+	// means store.RoleUpload, so upload or admin. A dump holds the memory
+	// of the machine that crashed (passwords, keys, the documents open at
+	// the time), which its report does not, so being allowed to read the
+	// reports does not by default allow downloading it.
+	DumpRole store.Role
+
+	// RateLimits are the per-client request budgets; the zero value means
+	// the defaults (DefaultRateUpload and so on).
+	RateLimits RateLimits
+	// TrustedProxies are the reverse proxies (load balancers) in front of
+	// the server: a request from one of them is charged to the address
+	// its X-Forwarded-For header names. Without them the header is
+	// ignored, since any client can send it.
+	TrustedProxies []netip.Prefix
+
 	Analyze analyze.Options
 	Lease   time.Duration // how long a worker holds a job before it is presumed dead; 0 means DefaultLease
 	Logger  *slog.Logger  // nil discards
+
+	clock func() time.Time // the rate limits' clock; nil is time.Now (tests set it)
 }
 
 // Server serves the API and pages and runs the analysis workers.
@@ -85,6 +109,7 @@ type Server struct {
 	id      string // worker name prefix
 
 	apiRoutes []string // "GET /crashes/{sha}": what docs/openapi.yaml must describe
+	limits    limits
 }
 
 // New checks cfg and returns a Server.
@@ -110,6 +135,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SessionLifetime <= 0 {
 		cfg.SessionLifetime = DefaultSessionLifetime
 	}
+	if cfg.DumpRole == "" {
+		cfg.DumpRole = store.RoleUpload
+	}
+	if !cfg.DumpRole.Valid() {
+		return nil, fmt.Errorf("server: unknown dump role %q (read, upload or admin)", cfg.DumpRole)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -124,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.pages = p
+	s.limits = newLimits(cfg.RateLimits, cfg.clock)
 	s.handler = s.routes()
 	return s, nil
 }

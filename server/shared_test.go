@@ -12,8 +12,15 @@ import (
 // PostgreSQL schema and a fake S3 bucket instead of a local folder.
 var sharedState bool
 
+// bucketState, when set, makes newEnv keep the blobs in a fake S3 bucket
+// and the rest in a local folder.
+var bucketState bool
+
 // openTestData opens the state a test server runs on.
 func openTestData(t testing.TB) (*Data, error) {
+	if bucketState && !sharedState {
+		return OpenDataWith(context.Background(), t.TempDir(), DataOptions{Blobs: s3test.Server(t, "dumps")})
+	}
 	if !sharedState {
 		return OpenData(context.Background(), t.TempDir())
 	}
@@ -44,7 +51,18 @@ func TestSharedState(t *testing.T) {
 		{"RoleMatrix", TestRoleMatrix},
 		{"SignIn", TestSignIn},
 		{"AdminPage", TestAdminPage},
+		{"DumpDownload", TestDumpDownload},
+		{"DumpPage", TestDumpPage},
+		{"SignInLimit", TestSignInLimit},
 	} {
 		t.Run(tc.name, tc.fn)
 	}
+}
+
+// TestBucketDownload downloads dumps from a fake S3 bucket, whose readers
+// are not local files.
+func TestBucketDownload(t *testing.T) {
+	bucketState = true
+	defer func() { bucketState = false }()
+	TestDumpDownload(t)
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,6 +92,9 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	var listen string
 	var maxUpload int64
 	var anonRead bool
+	var dumpRole string
+	var rateUpload, rateLogin, rateAPI float64
+	var proxies []string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the crash collection server: upload API, analysis workers, web pages",
@@ -110,6 +114,15 @@ who can reach the server unless --anonymous-read=false; it listens on 127.0.0.1 
 sign in to the pages at /login with a token (sessions last 12 hours); admins manage tokens at /admin.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Flags are checked before the data is opened (and the
+			// first admin token made).
+			trusted, err := server.ParseCIDRs(proxies)
+			if err != nil {
+				return err
+			}
+			if !store.Role(dumpRole).Valid() {
+				return fmt.Errorf("--dump-role %q: want read, upload or admin", dumpRole)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			d, opt, closeAll, err := sf.open(ctx)
@@ -130,6 +143,11 @@ sign in to the pages at /login with a token (sessions last 12 hours); admins man
 			}
 			cfg := sf.config(d, opt, slog.New(slog.NewTextHandler(stderr, nil)))
 			cfg.MaxUpload, cfg.AnonymousRead = maxUpload, anonRead
+			cfg.DumpRole = store.Role(dumpRole)
+			// The flags' 0 is unlimited; the Config's is the default.
+			unlimited0 := func(v float64) float64 { return cmp.Or(max(v, 0), -1) }
+			cfg.RateLimits = server.RateLimits{Upload: unlimited0(rateUpload), Login: unlimited0(rateLogin), API: unlimited0(rateAPI)}
+			cfg.TrustedProxies = trusted
 			srv, err := server.New(cfg)
 			if err != nil {
 				return err
@@ -150,6 +168,11 @@ sign in to the pages at /login with a token (sessions last 12 hours); admins man
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	c.Flags().Int64Var(&maxUpload, "max-upload", server.DefaultMaxUpload, "largest upload accepted, in bytes")
 	c.Flags().BoolVar(&anonRead, "anonymous-read", true, "let requests without a token read the pages and the API")
+	c.Flags().StringVar(&dumpRole, "dump-role", string(store.RoleUpload), "least role that may download the dumps themselves (read, upload or admin); dumps hold the crashed machines' memory")
+	c.Flags().Float64Var(&rateUpload, "rate-upload", server.DefaultRateUpload, "uploads per minute per client: per token, or per IP address without one (0: unlimited)")
+	c.Flags().Float64Var(&rateLogin, "rate-login", server.DefaultRateLogin, "failed sign-ins (wrong tokens on /login or the upload form) per minute per IP address (0: unlimited)")
+	c.Flags().Float64Var(&rateAPI, "rate-api", server.DefaultRateAPI, "other API and page requests per minute per client (0: unlimited); over a limit the server answers 429 with Retry-After")
+	c.Flags().StringArrayVar(&proxies, "trusted-proxy", nil, "address or CIDR of a reverse proxy whose X-Forwarded-For names the client, for the rate limits (repeatable)")
 	c.AddCommand(tokenCmd(stdout, &sf))
 	return c
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -124,38 +125,49 @@ func uploadFiles(arg string) ([]string, error) {
 type uploader struct {
 	client                   *http.Client
 	endpoint, token, machine string
+	sleep                    func(time.Duration) // time.Sleep; tests replace it
 }
+
+// maxRetryAfter caps how long a Retry-After answer makes upload wait.
+const maxRetryAfter = 5 * time.Minute
 
 // send uploads one file, retrying network errors and 5xx/429 answers.
 func (u *uploader) send(path string) (string, error) {
 	const attempts = 5
 	var last error
+	var wait time.Duration
+	sleep := u.sleep
+	if sleep == nil {
+		sleep = time.Sleep
+	}
 	for i := range attempts {
 		if i > 0 {
-			time.Sleep(time.Duration(1<<(i-1)) * time.Second)
+			// The server's Retry-After (a rate limit) wins over the backoff.
+			sleep(max(wait, time.Duration(1<<(i-1))*time.Second))
 		}
-		msg, retry, err := u.try(path)
+		msg, after, retry, err := u.try(path)
 		if err == nil || !retry {
 			return msg, err
 		}
-		last = err
+		last, wait = err, after
 	}
 	return "", fmt.Errorf("giving up after %d attempts: %w", attempts, last)
 }
 
-func (u *uploader) try(path string) (msg string, retry bool, err error) {
+// try makes one attempt; after is the wait the server asked for.
+func (u *uploader) try(path string) (msg string, after time.Duration, retry bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", false, err
+		return "", 0, false, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return "", false, err
+		return "", 0, false, err
 	}
 	req, err := http.NewRequest("POST", u.endpoint, f)
 	if err != nil {
-		return "", false, err
+		return "", 0, false, err
 	}
 	req.ContentLength = st.Size()
 	req.Header.Set("Content-Type", "application/octet-stream")
@@ -164,7 +176,7 @@ func (u *uploader) try(path string) (msg string, retry bool, err error) {
 	req.Header.Set("X-Bugcheck-Machine", u.machine)
 	resp, err := u.client.Do(req)
 	if err != nil {
-		return "", true, err
+		return "", 0, true, err
 	}
 	defer resp.Body.Close()
 	var body struct {
@@ -175,11 +187,21 @@ func (u *uploader) try(path string) (msg string, retry bool, err error) {
 	json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body)
 	switch {
 	case resp.StatusCode == http.StatusCreated:
-		return fmt.Sprintf("uploaded (upload %d, sha256 %s)", body.ID, body.SHA256), false, nil
+		return fmt.Sprintf("uploaded (upload %d, sha256 %s)", body.ID, body.SHA256), 0, false, nil
 	case resp.StatusCode == http.StatusOK:
-		return fmt.Sprintf("already on the server (upload %d)", body.ID), false, nil
+		return fmt.Sprintf("already on the server (upload %d)", body.ID), 0, false, nil
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return "", true, fmt.Errorf("server answered %s: %s", resp.Status, body.Error)
+		return "", retryAfter(resp.Header.Get("Retry-After")), true, fmt.Errorf("server answered %s: %s", resp.Status, body.Error)
 	}
-	return "", false, fmt.Errorf("server refused it: %s: %s", resp.Status, body.Error)
+	return "", 0, false, fmt.Errorf("server refused it: %s: %s", resp.Status, body.Error)
+}
+
+// retryAfter reads a Retry-After header in seconds (the server's form),
+// capped at maxRetryAfter; 0 when absent or malformed.
+func retryAfter(v string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return min(time.Duration(n)*time.Second, maxRetryAfter)
 }

@@ -46,6 +46,17 @@ type Reader interface {
 	Size() int64
 }
 
+// RangeReader is implemented by stores that can read part of a blob
+// without fetching all of it (object storage, whose Open copies the whole
+// object): a download of a byte range then costs only that range.
+type RangeReader interface {
+	// SizeOf returns a blob's size; an error matching os.ErrNotExist
+	// when there is none.
+	SizeOf(ctx context.Context, key string) (int64, error)
+	// OpenRange reads n bytes of a blob from off; n < 0 reads to its end.
+	OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error)
+}
+
 // Pather is implemented by stores that keep blobs as local files, so that
 // readers that want a path (fleet's archive walker) need no copy.
 type Pather interface {

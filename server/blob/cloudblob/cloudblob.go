@@ -7,6 +7,8 @@
 // has it, so Put returns only once the upload is durable. Analysis reads
 // a dump at many scattered offsets, which would be one request each: Open
 // copies the object to a local temporary file instead and reads that.
+// Downloads, which read a dump once from start to end (or one range of
+// it), stream it with OpenRange.
 package cloudblob
 
 import (
@@ -31,7 +33,10 @@ type Bucket struct {
 	tmp string
 }
 
-var _ bcblob.Store = (*Bucket)(nil)
+var _ interface {
+	bcblob.Store
+	bcblob.RangeReader
+} = (*Bucket)(nil)
 
 // Open opens the bucket at url, e.g.
 // s3://bucket?region=eu-west-1, or for an S3-compatible server
@@ -110,6 +115,37 @@ func (s *Bucket) Open(ctx context.Context, key string) (bcblob.Reader, error) {
 		return nil, err
 	}
 	return sp, nil
+}
+
+// SizeOf implements blob.RangeReader.
+func (s *Bucket) SizeOf(ctx context.Context, key string) (int64, error) {
+	if !bcblob.ValidKey(key) {
+		return 0, fmt.Errorf("%w: %q", bcblob.ErrBadKey, key)
+	}
+	a, err := s.b.Attributes(ctx, key)
+	if err != nil {
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return 0, fmt.Errorf("%s: %w", key, os.ErrNotExist)
+		}
+		return 0, err
+	}
+	return a.Size, nil
+}
+
+// OpenRange implements blob.RangeReader: one ranged request, read as it
+// streams.
+func (s *Bucket) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	if !bcblob.ValidKey(key) {
+		return nil, fmt.Errorf("%w: %q", bcblob.ErrBadKey, key)
+	}
+	r, err := s.b.NewRangeReader(ctx, key, off, n, nil)
+	if err != nil {
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return nil, fmt.Errorf("%s: %w", key, os.ErrNotExist)
+		}
+		return nil, err
+	}
+	return r, nil
 }
 
 // Exists implements blob.Store.

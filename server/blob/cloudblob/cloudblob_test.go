@@ -74,6 +74,30 @@ func TestBucket(t *testing.T) {
 			if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 				t.Errorf("%d local copies left after Close", len(ents))
 			}
+			if n, err := b.SizeOf(ctx, key); n != 70008 || err != nil {
+				t.Errorf("SizeOf: %d, %v", n, err)
+			}
+			for _, rg := range []struct{ off, n, want int64 }{{0, 8, 8}, {69990, -1, 18}, {4, 70004, 70004}} {
+				rc, err := b.OpenRange(ctx, key, rg.off, rg.n)
+				if err != nil {
+					t.Fatalf("OpenRange(%d, %d): %v", rg.off, rg.n, err)
+				}
+				got, err := io.ReadAll(rc)
+				rc.Close()
+				if err != nil || !bytes.Equal(got, content[rg.off:rg.off+rg.want]) {
+					t.Errorf("OpenRange(%d, %d): %d bytes, %v; want %d", rg.off, rg.n, len(got), err, rg.want)
+				}
+			}
+			missing := "ef/" + strings.Repeat("ef", 32) + ".dmp"
+			if _, err := b.SizeOf(ctx, missing); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("SizeOf of a missing blob: %v", err)
+			}
+			if _, err := b.OpenRange(ctx, missing, 0, -1); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("OpenRange of a missing blob: %v", err)
+			}
+			if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+				t.Errorf("%d local copies made by range reads", len(ents))
+			}
 			if err := b.Put(ctx, "../x.dmp", src); !errors.Is(err, bcblob.ErrBadKey) {
 				t.Errorf("Put with a bad key: %v", err)
 			}

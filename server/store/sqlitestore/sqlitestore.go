@@ -30,6 +30,8 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
 // Open opens (creating it if need be) the database at path and brings its
 // schema up to date.
 func Open(ctx context.Context, path string) (*DB, error) {
@@ -39,7 +41,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", txlock)
-		return "file:" + path + "?" + q.Encode()
+		// SQLite reads a file: URI's path percent-decoded, and a '?' or
+		// '#' in it would end the path: a folder named "a#1" would
+		// otherwise put the database in "a".
+		return "file:" + uriPath.Replace(path) + "?" + q.Encode()
 	}
 	w, err := sql.Open("sqlite", dsn("immediate"))
 	if err != nil {

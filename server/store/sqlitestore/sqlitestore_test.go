@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,4 +55,29 @@ func TestStore(t *testing.T) {
 		db, _ := open(t)
 		return db
 	}, storetest.Options{})
+}
+
+// TestOddPath checks that a database opens at exactly its path when the
+// path has characters a file: URI gives a meaning ('#', '?', '%'): the
+// folder of a subtest named "#00" once put every test's database in one
+// shared file beside it.
+func TestOddPath(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "a#1?x=%41")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "bugcheck.db")
+	db, err := Open(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, _, err := db.AddUpload(ctx, storetest.Upload(1)); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(dir))
+	if st, err := os.Stat(p); err != nil || st.Size() == 0 || len(ents) != 1 {
+		t.Errorf("database at %s: %v; %d entries beside its folder", p, err, len(ents))
+	}
 }
