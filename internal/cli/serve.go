@@ -111,7 +111,13 @@ environment); any of them takes uploads and analyses them. --data then holds onl
 first start serve creates an admin token and prints it once; make upload tokens with
 'bugcheck serve token add NAME --role upload' or POST /api/v1/tokens. Reading is open to anyone
 who can reach the server unless --anonymous-read=false; it listens on 127.0.0.1 by default. People
-sign in to the pages at /login with a token (sessions last 12 hours); admins manage tokens at /admin.`,
+sign in to the pages at /login with a token (sessions last 12 hours); admins manage tokens at /admin.
+The original dump of a crash downloads from GET /api/v1/crashes/{sha}/dump or the crash page's link,
+for upload and admin tokens by default (--dump-role: a dump holds the machine's memory). Each client
+(token, else IP address) has per-minute budgets for uploads, failed sign-ins and other requests
+(--rate-upload, --rate-login, --rate-api); over a budget the server answers 429 with Retry-After, which
+'bugcheck upload' honours. Behind a reverse proxy, name it with --trusted-proxy so that the client
+address comes from X-Forwarded-For.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Flags are checked before the data is opened (and the
