@@ -117,16 +117,26 @@ func (s *state) own(bit uint8) {
 		return
 	}
 	s.shared &^= bit
+	// maps.Clone copies a map's table as it is, which costs less than
+	// inserting every entry again (cloneMap); it returns nil only for nil.
 	switch bit {
 	case sharedVars:
-		s.vars = cloneMap(s.vars)
+		s.vars = ownMap(s.vars)
 	case sharedLocks:
-		s.locks = cloneMap(s.locks)
+		s.locks = ownMap(s.locks)
 	case sharedMust:
-		s.must = cloneMap(s.must)
+		s.must = ownMap(s.must)
 	case sharedConsts:
-		s.consts = cloneMap(s.consts)
+		s.consts = ownMap(s.consts)
 	}
+}
+
+// ownMap is the copy own makes: never a nil map.
+func ownMap[M ~map[K]V, K comparable, V any](m M) M {
+	if m == nil {
+		return M{}
+	}
+	return maps.Clone(m)
 }
 
 // cloneMap copies m; unlike maps.Clone, never to a nil map.
@@ -232,7 +242,7 @@ func (c *state) share(a, b *state, bit uint8) {
 }
 
 func mergeVars(a, b *state) map[string]varState {
-	c := map[string]varState{}
+	c := make(map[string]varState, max(len(a.vars), len(b.vars)))
 	for k, va := range a.vars {
 		vb, ok := b.vars[k]
 		if !ok {
@@ -281,7 +291,7 @@ func mergeVars(a, b *state) map[string]varState {
 }
 
 func mergeLocks(a, b *state) map[string]held {
-	c := map[string]held{}
+	c := make(map[string]held, max(len(a.locks), len(b.locks)))
 	for k, v := range a.locks {
 		if vb, ok := b.locks[k]; !ok && v.when.key == "" {
 			v.when = distinguishing(a, b)
@@ -666,7 +676,9 @@ func (w *walker) evalDepth(e *csrc.Expr, st *state, depth int) {
 		if e.Op != "=" {
 			w.evalDepth(e.Y, st, d)
 			w.evalUses(e.X, st)
-			st.delConst(e.X.Key())
+			if len(st.consts) > 0 {
+				st.delConst(e.X.Key())
+			}
 			return
 		}
 		w.assign(e.X, e.Y, st)
@@ -695,7 +707,7 @@ func (w *walker) evalDepth(e *csrc.Expr, st *state, depth int) {
 		if e.Op == "*" {
 			w.use(e.X, st, e)
 		}
-		if strings.HasSuffix(e.Op, "++") || strings.HasSuffix(e.Op, "--") {
+		if (strings.HasSuffix(e.Op, "++") || strings.HasSuffix(e.Op, "--")) && len(st.consts) > 0 {
 			st.delConst(e.X.Key())
 		}
 		if e.Op == "&" {
@@ -749,7 +761,7 @@ func (w *walker) evalUses(e *csrc.Expr, st *state) {
 		if e.Op == "*" {
 			w.use(e.X, st, e)
 		}
-		if strings.HasSuffix(e.Op, "++") || strings.HasSuffix(e.Op, "--") {
+		if (strings.HasSuffix(e.Op, "++") || strings.HasSuffix(e.Op, "--")) && len(st.consts) > 0 {
 			st.delConst(e.X.Key())
 		}
 		w.evalUses(e.X, st)
@@ -760,6 +772,9 @@ func (w *walker) evalUses(e *csrc.Expr, st *state) {
 
 // use records a dereference of x.
 func (w *walker) use(x *csrc.Expr, st *state, at *csrc.Expr) {
+	if len(st.vars) == 0 {
+		return // nothing tracked: no key to build
+	}
 	k := x.Key()
 	if k == "" {
 		return

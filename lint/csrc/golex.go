@@ -65,7 +65,11 @@ func lex(src []byte, toks []tok) []tok {
 			lineStart = true
 			continue
 		case ' ', '\t', '\r', '\f', '\v':
+			// Blanked comments and annotations make runs of spaces.
 			i++
+			for i < n && src[i] == ' ' {
+				i++
+			}
 			continue
 		case '\\':
 			if i+1 < n && (src[i+1] == '\n' || src[i+1] == '\r') {
@@ -308,6 +312,10 @@ var tokText = func() []string {
 
 // punctAt returns the tokText index of the longest punctuator at src[i:].
 func punctAt(src []byte, i int) uint16 {
+	switch src[i] {
+	case '(', ')', '{', '}', '[', ']', ';', ',', '?', '~':
+		return uint16(src[i]) + 1 // never the start of a longer one
+	}
 	if i+3 <= len(src) {
 		switch string(src[i : i+3]) {
 		case "<<=":
@@ -370,169 +378,47 @@ func punctAt(src []byte, i int) uint16 {
 // keyword returns the tokText index of a word the parser looks for, or 0
 // for any other name.
 func keyword(b []byte) uint16 {
-	switch string(b) {
-	case "static":
-		return 281
-	case "extern":
-		return 282
-	case "register":
-		return 283
-	case "auto":
-		return 284
-	case "inline":
-		return 285
-	case "__inline":
-		return 286
-	case "_inline":
-		return 287
-	case "__forceinline":
-		return 288
-	case "thread_local":
-		return 289
-	case "__thread":
-		return 290
-	case "_Thread_local":
-		return 291
-	case "const":
-		return 292
-	case "volatile":
-		return 293
-	case "restrict":
-		return 294
-	case "__restrict":
-		return 295
-	case "_Atomic":
-		return 296
-	case "CONST":
-		return 297
-	case "__unaligned":
-		return 298
-	case "UNALIGNED":
-		return 299
-	case "__ptr64":
-		return 300
-	case "__ptr32":
-		return 301
-	case "__cdecl":
-		return 302
-	case "__stdcall":
-		return 303
-	case "__fastcall":
-		return 304
-	case "__thiscall":
-		return 305
-	case "__vectorcall":
-		return 306
-	case "_cdecl":
-		return 307
-	case "_stdcall":
-		return 308
-	case "void":
-		return 309
-	case "char":
-		return 310
-	case "short":
-		return 311
-	case "int":
-		return 312
-	case "long":
-		return 313
-	case "float":
-		return 314
-	case "double":
-		return 315
-	case "signed":
-		return 316
-	case "unsigned":
-		return 317
-	case "_Bool":
-		return 318
-	case "bool":
-		return 319
-	case "__int8":
-		return 320
-	case "__int16":
-		return 321
-	case "__int32":
-		return 322
-	case "__int64":
-		return 323
-	case "__w64":
-		return 324
-	case "_Complex":
-		return 325
-	case "struct":
-		return 326
-	case "union":
-		return 327
-	case "enum":
-		return 328
-	case "__declspec":
-		return 329
-	case "__attribute__":
-		return 330
-	case "__pragma":
-		return 331
-	case "_Pragma":
-		return 332
-	case "__asm":
-		return 333
-	case "if":
-		return 334
-	case "else":
-		return 335
-	case "while":
-		return 336
-	case "for":
-		return 337
-	case "do":
-		return 338
-	case "switch":
-		return 339
-	case "return":
-		return 340
-	case "goto":
-		return 341
-	case "break":
-		return 342
-	case "continue":
-		return 343
-	case "case":
-		return 344
-	case "default":
-		return 345
-	case "__try":
-		return 346
-	case "try":
-		return 347
-	case "__except":
-		return 348
-	case "except":
-		return 349
-	case "__finally":
-		return 350
-	case "finally":
-		return 351
-	case "__leave":
-		return 352
-	case "typedef":
-		return 353
-	case "sizeof":
-		return 354
-	case "__alignof":
-		return 355
-	case "_Alignof":
-		return 356
-	case "alignof":
-		return 357
-	case "class":
-		return 358
-	case "public":
-		return 359
-	case "private":
-		return 360
-	case "protected":
-		return 361
+	if len(b) < 2 || len(b) > maxKeyword {
+		return 0
+	}
+	for _, k := range keywords[keywordHash(b)] {
+		if k != 0 && tokText[k] == string(b) {
+			return k
+		}
 	}
 	return 0
+}
+
+// firstKeyword is the tokText index of the first keyword; maxKeyword is
+// the longest keyword's length.
+const (
+	firstKeyword = 281
+	maxKeyword   = 13
+)
+
+// keywords is a hash table of the keywords' tokText indexes: nearly
+// every token is a name, and a probe costs less than a switch over a
+// hundred words.
+var keywords = func() (t [512][2]uint16) {
+	for i := firstKeyword; i < len(tokText); i++ {
+		w := []byte(tokText[i])
+		if len(w) > maxKeyword {
+			panic("csrc: keyword longer than maxKeyword: " + tokText[i])
+		}
+		h := keywordHash(w)
+		switch {
+		case t[h][0] == 0:
+			t[h][0] = uint16(i)
+		case t[h][1] == 0:
+			t[h][1] = uint16(i)
+		default:
+			panic("csrc: keyword hash collision: " + tokText[i])
+		}
+	}
+	return t
+}()
+
+func keywordHash(b []byte) int {
+	n := len(b)
+	return (n*61 + int(b[0])*7 + int(b[n-1])*3 + int(b[n/2])*11 + int(b[1])) & 511
 }

@@ -2,10 +2,12 @@ package csrc
 
 // The Go front end: a hand-written, error-tolerant recursive-descent
 // parser for the C that drivers are written in, read without headers or a
-// preprocessor run. It builds the same Node tree as tree-sitter's C grammar
-// (the node kinds and field names syntax.go reads), so one model builder
-// serves both, and it makes only the nodes the model reads, which is why
-// it is several times faster than a general grammar.
+// preprocessor run. For declarations and statements it builds the same
+// Node tree as tree-sitter's C grammar (the node kinds and field names
+// syntax.go reads), so one model builder serves both; expressions, most
+// of a driver's syntax, it makes as the model's Exprs at once (goexpr.go).
+// It makes only what the model reads, which is why it is several times
+// faster than a general grammar.
 //
 // Without typedefs, "A B;" and "A *b = ..." at the start of a statement
 // are read as declarations, "(A)x" and "(PA)&x" as casts, and
@@ -42,6 +44,10 @@ type goParser struct {
 	// endifs counts #endif lines skipElse consumed for conditionals
 	// still open.
 	endifs int
+
+	b    *builder // makes the expressions (goexpr.go)
+	xs   []*Expr  // a stack of lists being collected (arguments, ...)
+	deep bool     // an expression nests deep enough to need bound
 }
 
 func newGoParser() *goParser { return &goParser{} }
@@ -49,7 +55,11 @@ func newGoParser() *goParser { return &goParser{} }
 // parse returns the tree, the node count and the count of nodes that are
 // errors, as treeParser.parse does.
 func (p *goParser) parse(src []byte) (*Node, int, int, error) {
-	p.src, p.pos, p.depth, p.nodes, p.bad, p.endifs = src, 0, 0, 0, 0, 0
+	p.src, p.pos, p.depth, p.nodes, p.bad, p.endifs, p.deep = src, 0, 0, 0, 0, 0, false
+	if p.b == nil {
+		p.b = newBuilder("", nil, src, nil, nil, &pools{})
+		defer func() { p.b = nil }()
+	}
 	p.recycle()
 	p.toks = lex(src, p.toks[:0])
 	root := p.open("translation_unit")
@@ -122,7 +132,14 @@ func (p *goParser) advance() {
 	}
 }
 
-func (p *goParser) isP(t *tok, s string) bool { return t.kind == tPunct && tokText[t.p] == s }
+func (p *goParser) isP(t *tok, s string) bool {
+	if len(s) == 1 {
+		// A one-byte punctuator's index is the byte plus one: with s a
+		// constant, as at every call, this is one comparison.
+		return t.kind == tPunct && t.p == uint16(s[0])+1
+	}
+	return t.kind == tPunct && tokText[t.p] == s
+}
 
 func (p *goParser) at(s string) bool { return p.isP(p.cur(), s) }
 
@@ -710,7 +727,7 @@ func (p *goParser) declarator(abstract bool) *Node {
 			p.add(a, d, "declarator")
 			p.punct(a, "[")
 			if !p.at("]") {
-				p.add(a, p.expression(), "size")
+				p.add(a, p.holder(p.expression()), "size")
 			}
 			p.punct(a, "]")
 			d = p.done(a)
@@ -767,8 +784,19 @@ func (p *goParser) params() *Node {
 // skipTo skips an unparsable stretch up to the next "," or ")" of this
 // level into an ERROR child of n.
 func (p *goParser) skipTo(n *Node) {
-	e := p.open("ERROR")
-	e.Error = true
+	if t, ok := p.skipSpan(); ok {
+		e := p.alloc()
+		e.Kind, e.Named, e.Error = "ERROR", true, true
+		e.Start, e.End, e.Line, e.Col = int(t.start), int(t.start), int(t.line), int(t.col)
+		p.add(n, p.done(e), "")
+	}
+}
+
+// skipSpan does skipTo's skipping and counting; it returns the ERROR's
+// first token and whether the ERROR is kept (it covers a token).
+func (p *goParser) skipSpan() (tok, bool) {
+	first := *p.cur()
+	p.nodes++ // the ERROR
 	depth := 0
 	for !p.eof() {
 		t := p.cur()
@@ -784,9 +812,7 @@ func (p *goParser) skipTo(n *Node) {
 		p.advance()
 		p.bad++
 	}
-	if e.Start < int(p.toks[max(p.pos-1, 0)].end) {
-		p.add(n, p.done(e), "")
-	}
+	return first, first.start < p.toks[max(p.pos-1, 0)].end
 }
 
 func hasFunc(d *Node) bool {
@@ -871,7 +897,7 @@ func (p *goParser) topItem() *Node {
 		p.pos = save
 		if !p.isP(nx, "{") && !p.isP(nx, ";") && !p.isP(nx, ",") && !p.isP(nx, "=") && (nx.kind != tIdent || nx.line > last.line && nx.col == 1) {
 			n := p.open("expression_statement")
-			p.add(n, p.expression(), "")
+			p.add(n, p.holder(p.expression()), "")
 			if p.at(";") {
 				p.punct(n, ";")
 			}
@@ -919,7 +945,7 @@ func (p *goParser) initDeclarators(n *Node, top bool) *Node {
 		if p.at("=") {
 			in := p.wrap("init_declarator", d, "declarator")
 			p.punct(in, "=")
-			p.add(in, p.initializer(), "value")
+			p.add(in, p.holder(p.initializer()), "value")
 			d = p.done(in)
 		}
 		p.add(n, d, "declarator")
@@ -957,55 +983,6 @@ func (p *goParser) typedef() *Node {
 			break
 		}
 	}
-	return p.done(n)
-}
-
-func (p *goParser) initializer() *Node {
-	if !p.at("{") {
-		return p.assign()
-	}
-	p.depth++
-	defer func() { p.depth-- }()
-	n := p.open("initializer_list")
-	p.punct(n, "{")
-	if p.depth > goNest {
-		p.skipTo(n)
-	}
-	for !p.eof() && !p.at("}") {
-		start := p.pos
-		switch {
-		case p.cur().kind == tDir:
-			p.skipElse()
-		case p.at(","):
-			p.punct(n, ",")
-		case p.at(".") || p.at("["):
-			pair := p.open("initializer_pair")
-			for p.at(".") || p.at("[") {
-				if p.at(".") {
-					p.advance()
-					if p.cur().kind == tIdent {
-						p.add(pair, p.leaf("field_identifier", true), "designator")
-					}
-				} else {
-					p.advance()
-					p.add(pair, p.expression(), "designator")
-					p.punct(pair, "]")
-				}
-			}
-			p.punct(pair, "=")
-			p.add(pair, p.initializer(), "value")
-			p.add(n, p.done(pair), "")
-		default:
-			p.add(n, p.initializer(), "")
-		}
-		if p.pos == start {
-			p.skipTo(n)
-			if p.pos == start {
-				break
-			}
-		}
-	}
-	p.punct(n, "}")
 	return p.done(n)
 }
 
@@ -1105,7 +1082,7 @@ func (p *goParser) statement() *Node {
 	case "if":
 		n := p.open("if_statement")
 		p.advance()
-		p.add(n, p.parenCond(), "condition")
+		p.add(n, p.holder(p.parenCond()), "condition")
 		p.add(n, p.statement(), "consequence")
 		if p.atWord("else") {
 			e := p.open("else_clause")
@@ -1117,7 +1094,7 @@ func (p *goParser) statement() *Node {
 	case "while":
 		n := p.open("while_statement")
 		p.advance()
-		p.add(n, p.parenCond(), "condition")
+		p.add(n, p.holder(p.parenCond()), "condition")
 		p.add(n, p.statement(), "body")
 		return p.done(n)
 	case "do":
@@ -1126,7 +1103,7 @@ func (p *goParser) statement() *Node {
 		p.add(n, p.statement(), "body")
 		if p.atWord("while") {
 			p.advance()
-			p.add(n, p.parenCond(), "condition")
+			p.add(n, p.holder(p.parenCond()), "condition")
 		} else {
 			p.bad++
 		}
@@ -1142,16 +1119,16 @@ func (p *goParser) statement() *Node {
 			p.add(n, p.initDeclarators(d, false), "initializer")
 		} else {
 			if !p.at(";") {
-				p.add(n, p.expression(), "initializer")
+				p.add(n, p.holder(p.expression()), "initializer")
 			}
 			p.punct(n, ";")
 		}
 		if !p.at(";") {
-			p.add(n, p.expression(), "condition")
+			p.add(n, p.holder(p.expression()), "condition")
 		}
 		p.punct(n, ";")
 		if !p.at(")") {
-			p.add(n, p.expression(), "update")
+			p.add(n, p.holder(p.expression()), "update")
 		}
 		p.punct(n, ")")
 		p.add(n, p.statement(), "body")
@@ -1160,14 +1137,14 @@ func (p *goParser) statement() *Node {
 		n := p.open("return_statement")
 		p.advance()
 		if !p.at(";") {
-			p.add(n, p.expression(), "")
+			p.add(n, p.holder(p.expression()), "")
 		}
 		p.semi(n)
 		return p.done(n)
 	case "switch":
 		n := p.open("switch_statement")
 		p.advance()
-		p.add(n, p.parenCond(), "condition")
+		p.add(n, p.holder(p.parenCond()), "condition")
 		p.add(n, p.statement(), "body")
 		return p.done(n)
 	case "case", "default":
@@ -1178,7 +1155,7 @@ func (p *goParser) statement() *Node {
 		isCase := p.word(t) == "case"
 		p.advance()
 		if isCase {
-			p.add(n, p.cond(), "value")
+			p.add(n, p.holder(p.cond()), "value")
 			// case 'a' ... 'z': (a GNU range)
 			if p.at("...") {
 				p.advance()
@@ -1225,7 +1202,7 @@ func (p *goParser) statement() *Node {
 		case "__except", "except":
 			c := p.open("seh_except_clause")
 			p.advance()
-			p.add(c, p.parenCond(), "filter")
+			p.add(c, p.holder(p.parenCond()), "filter")
 			if p.at("{") {
 				p.add(c, p.compound(), "body")
 			}
@@ -1263,7 +1240,7 @@ func (p *goParser) statement() *Node {
 	}
 	n := p.open("expression_statement")
 	start := p.pos
-	p.add(n, p.expression(), "")
+	p.add(n, p.holder(p.expression()), "")
 	if p.pos == start {
 		p.errorSkip(n, 0)
 		return p.done(n)
@@ -1281,419 +1258,4 @@ func (p *goParser) semi(n *Node) {
 	if t := p.cur(); !p.eof() && t.kind != tDir && !p.isP(t, "}") && p.pos > 0 && t.line == p.toks[p.pos-1].line {
 		p.errorSkip(n, 0)
 	}
-}
-
-// parenCond parses "( expression )" as a parenthesized_expression.
-func (p *goParser) parenCond() *Node {
-	n := p.open("parenthesized_expression")
-	if !p.punct(n, "(") {
-		return p.done(n)
-	}
-	p.add(n, p.expression(), "")
-	if !p.at(")") {
-		p.skipTo(n)
-	}
-	p.punct(n, ")")
-	return p.done(n)
-}
-
-// Expressions.
-
-func (p *goParser) expression() *Node {
-	e := p.assign()
-	if e == nil || !p.at(",") {
-		return e
-	}
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.depth > goNest {
-		return e
-	}
-	n := p.wrap("comma_expression", e, "left")
-	p.punct(n, ",")
-	p.add(n, p.expression(), "right")
-	return p.done(n)
-}
-
-func isAssignOp(s string) bool {
-	switch s {
-	case "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=":
-		return true
-	}
-	return false
-}
-
-func (p *goParser) assign() *Node {
-	l := p.cond()
-	if l == nil {
-		return nil
-	}
-	if t := p.cur(); t.kind == tPunct && isAssignOp(tokText[t.p]) {
-		p.depth++
-		defer func() { p.depth-- }()
-		if p.depth > goNest {
-			return l
-		}
-		n := p.wrap("assignment_expression", l, "left")
-		p.add(n, p.leaf(tokText[t.p], false), "operator")
-		p.add(n, p.assign(), "right")
-		return p.done(n)
-	}
-	return l
-}
-
-func (p *goParser) cond() *Node {
-	c := p.binary(1)
-	if c == nil || !p.at("?") {
-		return c
-	}
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.depth > goNest {
-		return c
-	}
-	n := p.wrap("conditional_expression", c, "condition")
-	p.punct(n, "?")
-	if !p.at(":") {
-		p.add(n, p.expression(), "consequence")
-	}
-	p.punct(n, ":")
-	p.add(n, p.cond(), "alternative")
-	return p.done(n)
-}
-
-func binPrec(s string) int {
-	switch s {
-	case "||":
-		return 1
-	case "&&":
-		return 2
-	case "|":
-		return 3
-	case "^":
-		return 4
-	case "&":
-		return 5
-	case "==", "!=":
-		return 6
-	case "<", ">", "<=", ">=":
-		return 7
-	case "<<", ">>":
-		return 8
-	case "+", "-":
-		return 9
-	case "*", "/", "%":
-		return 10
-	}
-	return 0
-}
-
-func (p *goParser) binary(min int) *Node {
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.depth > goNest {
-		return nil
-	}
-	l := p.unary()
-	if l == nil {
-		return nil
-	}
-	for {
-		t := p.cur()
-		if t.kind != tPunct {
-			return l
-		}
-		prec := binPrec(tokText[t.p])
-		if prec == 0 || prec < min {
-			return l
-		}
-		n := p.wrap("binary_expression", l, "left")
-		p.add(n, p.leaf(tokText[t.p], false), "operator")
-		r := p.binary(prec + 1)
-		if r == nil {
-			p.bad++
-		}
-		p.add(n, r, "right")
-		l = p.done(n)
-	}
-}
-
-// typeInParens reports whether "(" at the current token opens a type
-// name: a type keyword, or a name with pointer stars, alone in the
-// parentheses.
-func (p *goParser) typeInParens() bool {
-	t1 := p.peekN(1)
-	w := p.word(t1)
-	if t1.kind != tIdent {
-		return false
-	}
-	if w == "struct" || w == "union" || w == "enum" || isPrimitive(w) || isQualifier(w) {
-		return true
-	}
-	if startsType(w) {
-		return true
-	}
-	k := 2
-	for k < 12 && (p.isP(p.peekN(k), "*") || isQualifier(p.word(p.peekN(k)))) {
-		k++
-	}
-	return k > 2 && p.isP(p.peekN(k), ")")
-}
-
-// typeDescriptor parses a type name in parentheses into n: "(" type ")".
-func (p *goParser) typeDescriptor(n *Node) {
-	p.punct(n, "(")
-	td := p.open("type_descriptor")
-	p.specifiers(td)
-	if !p.at(")") {
-		p.add(td, p.declarator(true), "declarator")
-	}
-	p.add(n, p.done(td), "type")
-	if !p.at(")") {
-		p.skipTo(n)
-	}
-	p.punct(n, ")")
-}
-
-// castName reports "(NAME)" followed by what only a cast operand can be.
-func (p *goParser) castName() bool {
-	t1, t2, t3 := p.peekN(1), p.peekN(2), p.peekN(3)
-	if t1.kind != tIdent || !p.isP(t2, ")") {
-		return false
-	}
-	switch t3.kind {
-	case tIdent:
-		w := p.word(t3)
-		return !startsType(w) || w == "sizeof"
-	case tNum, tStr, tChar:
-		return true
-	case tPunct:
-		switch tokText[t3.p] {
-		case "(":
-			// (PFN)(ULONG_PTR)x: a cast of a cast.
-			depth := 0
-			for k := 3; k < 64; k++ {
-				t := p.peekN(k)
-				if t.kind == tEOF || p.isP(t, ";") || p.isP(t, "{") || p.isP(t, "}") {
-					return false
-				}
-				if p.isP(t, "(") {
-					depth++
-				} else if p.isP(t, ")") {
-					depth--
-					if depth == 0 {
-						nx := p.peekN(k + 1)
-						return k == 5 && p.peekN(4).kind == tIdent && (nx.kind == tIdent && !startsType(p.word(nx)) || nx.kind == tNum || p.isP(nx, "("))
-					}
-				}
-			}
-			return false
-		case "!", "~", "++", "--":
-			return true
-		case "&", "*", "-", "+":
-			return isTypeLike(p.src[t1.start:t1.end])
-		}
-	}
-	return false
-}
-
-// isTypeLike recognises an all-capitals name such as PVOID or ULONG_PTR.
-func isTypeLike(b []byte) bool {
-	letters := 0
-	for _, c := range b {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			letters++
-		case c >= '0' && c <= '9' || c == '_':
-		default:
-			return false
-		}
-	}
-	return letters > 1
-}
-
-func (p *goParser) unary() *Node {
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.depth > goNest {
-		return nil
-	}
-	t := p.cur()
-	switch t.kind {
-	case tPunct:
-		switch tokText[t.p] {
-		case "!", "~", "-", "+":
-			n := p.open("unary_expression")
-			p.add(n, p.leaf(tokText[t.p], false), "operator")
-			p.add(n, p.unary(), "argument")
-			return p.done(n)
-		case "*", "&":
-			n := p.open("pointer_expression")
-			p.add(n, p.leaf(tokText[t.p], false), "operator")
-			p.add(n, p.unary(), "argument")
-			return p.done(n)
-		case "++", "--":
-			n := p.open("update_expression")
-			p.add(n, p.leaf(tokText[t.p], false), "operator")
-			p.add(n, p.unary(), "argument")
-			return p.done(n)
-		case "(":
-			if p.typeInParens() || p.castName() {
-				n := p.open("cast_expression")
-				p.typeDescriptor(n)
-				if p.at("{") {
-					n.Kind = "compound_literal_expression"
-					p.add(n, p.initializer(), "value")
-				} else {
-					p.add(n, p.unary(), "value")
-				}
-				return p.postfix(p.done(n))
-			}
-			n := p.open("parenthesized_expression")
-			p.punctKeep(n, "(")
-			p.add(n, p.expression(), "")
-			if !p.at(")") {
-				p.skipTo(n)
-			}
-			p.punctKeep(n, ")")
-			return p.postfix(p.done(n))
-		}
-		return nil
-	case tIdent:
-		switch p.word(t) {
-		case "sizeof", "__alignof", "_Alignof", "alignof":
-			n := p.open("sizeof_expression")
-			if p.word(t) != "sizeof" {
-				n.Kind = "alignof_expression"
-			}
-			p.advance()
-			if p.at("(") && p.typeInParens() {
-				p.typeDescriptor(n)
-			} else if p.at("(") {
-				// sizeof(X) * n: the parentheses are the operand, never a cast.
-				v := p.open("parenthesized_expression")
-				p.punct(v, "(")
-				p.add(v, p.expression(), "")
-				if !p.at(")") {
-					p.skipTo(v)
-				}
-				p.punct(v, ")")
-				p.add(n, p.postfix(p.done(v)), "value")
-			} else {
-				p.add(n, p.unary(), "value")
-			}
-			return p.done(n)
-		}
-	}
-	return p.postfix(p.primary())
-}
-
-func (p *goParser) primary() *Node {
-	t := p.cur()
-	switch t.kind {
-	case tIdent:
-		if startsType(p.word(t)) {
-			return nil
-		}
-		return p.leaf("identifier", true)
-	case tNum:
-		return p.leaf("number_literal", true)
-	case tChar:
-		return p.leaf("char_literal", true)
-	case tStr:
-		s := p.leaf("string_literal", true)
-		if nx := p.cur(); nx.kind != tStr && !(nx.kind == tIdent && p.peekN(1).kind == tStr) {
-			return s
-		}
-		n := p.wrap("concatenated_string", s, "")
-		for p.cur().kind == tStr || p.cur().kind == tIdent && p.peekN(1).kind == tStr {
-			kind := "string_literal"
-			if p.cur().kind == tIdent {
-				kind = "identifier"
-			}
-			p.add(n, p.leaf(kind, true), "")
-		}
-		return p.done(n)
-	}
-	return nil
-}
-
-func (p *goParser) postfix(e *Node) *Node {
-	if e == nil {
-		return nil
-	}
-	for {
-		t := p.cur()
-		if t.kind == tDir {
-			// A directive inside an expression: read on in the first arm.
-			p.skipElse()
-			continue
-		}
-		if t.kind != tPunct {
-			return e
-		}
-		switch tokText[t.p] {
-		case "(":
-			n := p.wrap("call_expression", e, "function")
-			p.add(n, p.args(), "arguments")
-			e = p.done(n)
-		case "[":
-			n := p.wrap("subscript_expression", e, "argument")
-			p.punct(n, "[")
-			p.add(n, p.expression(), "index")
-			p.punct(n, "]")
-			e = p.done(n)
-		case ".", "->":
-			n := p.wrap("field_expression", e, "argument")
-			p.add(n, p.leaf(tokText[t.p], false), "operator")
-			if p.cur().kind == tIdent {
-				p.add(n, p.leaf("field_identifier", true), "field")
-			} else {
-				p.bad++
-			}
-			e = p.done(n)
-		case "++", "--":
-			n := p.wrap("update_expression", e, "argument")
-			p.add(n, p.leaf(tokText[t.p], false), "operator")
-			e = p.done(n)
-		default:
-			return e
-		}
-	}
-}
-
-func (p *goParser) args() *Node {
-	n := p.open("argument_list")
-	p.punct(n, "(")
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.depth > goNest {
-		p.skipTo(n)
-		p.punct(n, ")")
-		return p.done(n)
-	}
-	for !p.eof() && !p.at(")") {
-		start := p.pos
-		if p.cur().kind == tDir {
-			p.skipElse()
-			continue
-		}
-		if p.at(",") {
-			p.punct(n, ",")
-			continue
-		}
-		a := p.assign()
-		if a == nil && p.at("{") {
-			a = p.initializer()
-		}
-		p.add(n, a, "")
-		if !p.at(",") && !p.at(")") {
-			p.skipTo(n)
-		}
-		if p.pos == start {
-			break
-		}
-	}
-	p.punct(n, ")")
-	return p.done(n)
 }

@@ -8,10 +8,11 @@
 // assignments, declarations, conditions, returns, sections and IRQL
 // annotations. Prepare strips SAL/WDK annotations from the text (keeping
 // every byte offset, line and column) and records them as facts; Parse
-// fills the model from a syntax tree made by our own error-tolerant
-// recursive-descent parser (goparse.go: pure Go, so every build lints, and
-// faster than a general grammar since it builds only the nodes the model
-// reads), or, on request in cgo builds, by tree-sitter's C grammar.
+// fills the model with our own error-tolerant recursive-descent parser
+// (goparse.go: pure Go, so every build lints, and faster than a general
+// grammar since it builds only what the model reads, expressions directly
+// as the model's), or, on request in cgo builds, from a syntax tree made
+// by tree-sitter's C grammar.
 package csrc
 
 import (
@@ -100,6 +101,9 @@ type Func struct {
 	Static bool
 
 	exprs []*Expr // every expression of Body, collected once by the parser
+	calls []*Expr // the calls among exprs, collected on the first Calls
+	// callsDone is set once calls is made (it may be empty).
+	callsDone bool
 }
 
 // Param finds a parameter by name.
@@ -292,29 +296,72 @@ func (e *Expr) Key() string {
 	if e == nil {
 		return ""
 	}
+	if e.Kind == EIdent {
+		return e.Name // the common case: no string to build
+	}
+	n := e.keyLen()
+	if n <= 0 {
+		return ""
+	}
+	// One allocation for the whole key, however deep the lvalue.
+	var b strings.Builder
+	b.Grow(n)
+	e.putKey(&b)
+	return b.String()
+}
+
+// keyLen is the length of e's key, or -1 when e has none. The model's
+// depth is bounded, and so is the recursion.
+func (e *Expr) keyLen() int {
+	e = e.Strip()
+	if e == nil {
+		return -1
+	}
 	switch e.Kind {
 	case EIdent:
-		return e.Name
-	case EMember:
-		k := e.X.Key()
-		if k == "" {
-			return ""
+		if e.Name == "" {
+			return -1
 		}
-		return k + e.Op + e.Name
+		return len(e.Name)
+	case EMember:
+		if k := e.X.keyLen(); k > 0 {
+			return k + len(e.Op) + len(e.Name)
+		}
 	case EUnary:
 		if e.Op == "*" {
-			if k := e.X.Key(); k != "" {
-				return "*" + k
+			if k := e.X.keyLen(); k > 0 {
+				return 1 + k
 			}
 		}
 	case EIndex:
 		if e.Y != nil && (e.Y.Kind == ENumber || e.Y.Kind == EIdent) {
-			if k := e.X.Key(); k != "" {
-				return k + "[" + e.Y.Name + "]"
+			if k := e.X.keyLen(); k > 0 {
+				return k + 2 + len(e.Y.Name)
 			}
 		}
 	}
-	return ""
+	return -1
+}
+
+// putKey writes the key keyLen measured.
+func (e *Expr) putKey(b *strings.Builder) {
+	e = e.Strip()
+	switch e.Kind {
+	case EIdent:
+		b.WriteString(e.Name)
+	case EMember:
+		e.X.putKey(b)
+		b.WriteString(e.Op)
+		b.WriteString(e.Name)
+	case EUnary:
+		b.WriteByte('*')
+		e.X.putKey(b)
+	case EIndex:
+		e.X.putKey(b)
+		b.WriteByte('[')
+		b.WriteString(e.Y.Name)
+		b.WriteByte(']')
+	}
 }
 
 // String renders the expression compactly as C, for messages.
@@ -393,34 +440,74 @@ func (e *Expr) write(b *strings.Builder, depth int) {
 // returning false skips the children. Depth is bounded so hostile input
 // cannot exhaust the stack.
 func WalkExpr(e *Expr, fn func(*Expr) bool) {
-	walkExpr(e, fn, 0)
+	if e != nil {
+		walkExpr(e, fn, 0)
+	}
 }
 
 func walkExpr(e *Expr, fn func(*Expr) bool, depth int) {
-	if e == nil || depth > maxDepth || !fn(e) {
+	if depth > maxDepth || !fn(e) {
 		return
 	}
-	walkExpr(e.X, fn, depth+1)
-	walkExpr(e.Y, fn, depth+1)
-	walkExpr(e.Z, fn, depth+1)
+	// Children are tested here rather than in a call: most are nil or
+	// leaves (names, numbers), which need only fn.
+	depth++
+	if depth > maxDepth {
+		return
+	}
+	if x := e.X; x != nil {
+		if x.leaf() {
+			fn(x)
+		} else {
+			walkExpr(x, fn, depth)
+		}
+	}
+	if y := e.Y; y != nil {
+		if y.leaf() {
+			fn(y)
+		} else {
+			walkExpr(y, fn, depth)
+		}
+	}
+	if e.Z != nil {
+		walkExpr(e.Z, fn, depth)
+	}
 	for _, a := range e.Args {
-		walkExpr(a, fn, depth+1)
+		if a != nil {
+			if a.leaf() {
+				fn(a)
+			} else {
+				walkExpr(a, fn, depth)
+			}
+		}
 	}
 }
+
+// leaf reports an expression without sub-expressions.
+func (e *Expr) leaf() bool { return e.X == nil && e.Y == nil && e.Z == nil && len(e.Args) == 0 }
 
 // WalkStmt calls fn for s and every nested statement, parents first.
 func WalkStmt(s *Stmt, fn func(*Stmt) bool) {
-	walkStmt(s, fn, 0)
+	if s != nil {
+		walkStmt(s, fn, 0)
+	}
 }
 
 func walkStmt(s *Stmt, fn func(*Stmt) bool, depth int) {
-	if s == nil || depth > maxDepth || !fn(s) {
+	if depth > maxDepth || !fn(s) {
 		return
 	}
-	walkStmt(s.Then, fn, depth+1)
-	walkStmt(s.Else, fn, depth+1)
+	depth++
+	if s.Then != nil {
+		walkStmt(s.Then, fn, depth)
+	}
+	if s.Else != nil {
+		walkStmt(s.Else, fn, depth)
+	}
 	for _, c := range s.Body {
-		walkStmt(c, fn, depth+1)
+		if c != nil {
+			walkStmt(c, fn, depth)
+		}
 	}
 }
 
@@ -443,13 +530,24 @@ func StmtExprs(s *Stmt, fn func(*Expr)) {
 	}
 }
 
-// Calls returns every call in the function body, in source order.
+// Calls returns every call in the function body, in source order. The
+// list is made on the first call and shared by later ones (several
+// checks ask for it): callers must not change its elements, and the
+// first call must not race with another on the same function.
 func (fn *Func) Calls() []*Expr {
+	if fn.callsDone {
+		return fn.calls[:len(fn.calls):len(fn.calls)]
+	}
 	var out []*Expr
 	for _, x := range fn.Exprs() {
 		if x.Kind == ECall {
 			out = append(out, x)
 		}
+	}
+	if fn.exprs != nil {
+		// Only a parsed function's body is final; one built by hand may
+		// still change.
+		fn.calls, fn.callsDone = out, true
 	}
 	return out
 }
@@ -470,15 +568,63 @@ func collectExprs(body *Stmt) []*Expr {
 }
 
 func appendExprs(out []*Expr, body *Stmt) []*Expr {
-	WalkStmt(body, func(s *Stmt) bool {
-		StmtExprs(s, func(e *Expr) {
-			WalkExpr(e, func(x *Expr) bool {
-				out = append(out, x)
-				return true
-			})
-		})
-		return true
-	})
+	if body == nil {
+		return out
+	}
+	return appendStmtExprs(out, body, 0)
+}
+
+// appendStmtExprs is appendExprs's walk: WalkStmt's order and depth
+// bound, StmtExprs' order within a statement and WalkExpr's below, as
+// plain recursion (it runs over every file's every expression).
+func appendStmtExprs(out []*Expr, s *Stmt, depth int) []*Expr {
+	if depth > maxDepth {
+		return out
+	}
+	for _, e := range [...]*Expr{s.Init, s.Expr} {
+		if e != nil {
+			out = appendExprTree(out, e, 0)
+		}
+	}
+	for _, d := range s.Decls {
+		if d.Init != nil {
+			out = appendExprTree(out, d.Init, 0)
+		}
+	}
+	if s.Post != nil {
+		out = appendExprTree(out, s.Post, 0)
+	}
+	depth++
+	if s.Then != nil {
+		out = appendStmtExprs(out, s.Then, depth)
+	}
+	if s.Else != nil {
+		out = appendStmtExprs(out, s.Else, depth)
+	}
+	for _, c := range s.Body {
+		if c != nil {
+			out = appendStmtExprs(out, c, depth)
+		}
+	}
+	return out
+}
+
+func appendExprTree(out []*Expr, e *Expr, depth int) []*Expr {
+	if depth > maxDepth {
+		return out
+	}
+	out = append(out, e)
+	depth++
+	for _, c := range [...]*Expr{e.X, e.Y, e.Z} {
+		if c != nil {
+			out = appendExprTree(out, c, depth)
+		}
+	}
+	for _, a := range e.Args {
+		if a != nil {
+			out = appendExprTree(out, a, depth)
+		}
+	}
 	return out
 }
 

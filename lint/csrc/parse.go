@@ -3,6 +3,7 @@ package csrc
 import (
 	"bytes"
 	"fmt"
+	"sort"
 )
 
 // MaxSource is the largest source file Parse accepts.
@@ -38,8 +39,12 @@ type frontEnd interface {
 // use.
 type Parser struct {
 	fe    frontEnd
-	spare pools // what the last file left of its arrays, for the next
+	spare pools  // what one file leaves for the next
+	buf   []byte // the prepared text of the last file
 }
+
+// keepPrepared bounds the prepared-text buffer a Parser keeps.
+const keepPrepared = 4 << 20
 
 // NewParser returns a parser with the default front end
 // (DefaultFrontEnd), or ErrNoFrontEnd when this build lacks it.
@@ -82,31 +87,52 @@ func (p *Parser) Parse(path string, src []byte) (*File, error) {
 	if len(src) > MaxSource {
 		return nil, &Error{path, fmt.Sprintf("%d bytes is larger than the %d-byte limit for a source file", len(src), MaxSource)}
 	}
-	prepared, annots, pragmas := Prepare(src)
+	// The prepared text is needed only while parsing (the model keeps the
+	// original), so one buffer serves every file.
+	prepared, annots, pragmas := prepare(p.buf, src)
+	if cap(prepared) <= keepPrepared {
+		p.buf = prepared
+	}
+	b := newBuilder(path, src, prepared, annots, pragmas, &p.spare)
+	if gp, ok := p.fe.(*goParser); ok {
+		gp.b = b // the Go front end makes the expressions itself
+		defer func() { gp.b = nil }()
+	}
 	root, total, bad, err := p.fe.parse(prepared)
 	if err != nil {
 		return nil, &Error{path, err.Error()}
 	}
-	return build(path, src, prepared, root, total, bad, annots, pragmas, &p.spare), nil
+	f := b.finish(root, total, bad)
+	if gp, ok := p.fe.(*goParser); ok {
+		// The tree is garbage now; clearing it at once, not at the next
+		// parse, keeps the parser from holding this model (its nodes carry
+		// expressions) for the collector to scan meanwhile.
+		gp.recycle()
+	}
+	return f, nil
 }
 
 // Build assembles the model from a syntax tree of the prepared text;
 // Parse calls it, and tests may call it with trees of their own.
 func Build(path string, src, prepared []byte, root *Node, nodes, errNodes int, annots []Annotation, pragmas []Pragma) *File {
-	return build(path, src, prepared, root, nodes, errNodes, annots, pragmas, &pools{})
+	return newBuilder(path, src, prepared, annots, pragmas, &pools{}).finish(root, nodes, errNodes)
 }
 
-func build(path string, src, prepared []byte, root *Node, nodes, errNodes int, annots []Annotation, pragmas []Pragma, pool *pools) *File {
+func newBuilder(path string, src, prepared []byte, annots []Annotation, pragmas []Pragma, pool *pools) *builder {
 	f := &File{
 		Path: path, Src: src, Lines: countLines(src),
 		Roles: map[string]Role{}, Sections: map[string]string{},
 		Pragmas: pragmas, Annotations: annots,
-		Nodes: nodes, ErrorNodes: errNodes,
 	}
+	sorted := sort.SliceIsSorted(annots, func(i, j int) bool { return annots[i].Pos.Off < annots[j].Pos.Off })
+	return &builder{f: f, src: prepared, annots: annots, annotsSorted: sorted, pool: pool, left: len(prepared)}
+}
+
+// finish builds the model from the tree rooted at root (nil: none).
+func (b *builder) finish(root *Node, nodes, errNodes int) *File {
+	f := b.f
+	f.Nodes, f.ErrorNodes = nodes, errNodes
 	if root != nil {
-		// Sized for the distinct short texts a file of this size has, so
-		// the map does not grow step by step.
-		b := &builder{f: f, src: prepared, annots: annots, pool: pool, names: make(map[string]string, min(len(prepared)/64, 4096))}
 		b.build(root)
 		// One array holds every function's expression list.
 		all := make([]*Expr, 0, b.exprs)

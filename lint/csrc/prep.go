@@ -14,7 +14,16 @@ import (
 // whole, since the checks never read them and the parse is cheaper
 // without them.
 func Prepare(src []byte) ([]byte, []Annotation, []Pragma) {
-	out := make([]byte, len(src))
+	return prepare(nil, src)
+}
+
+// prepare is Prepare writing the text into buf when it is large enough.
+func prepare(buf, src []byte) ([]byte, []Annotation, []Pragma) {
+	out := buf[:0]
+	if cap(out) < len(src) {
+		out = make([]byte, len(src))
+	}
+	out = out[:len(src)]
 	copy(out, src)
 	var annots []Annotation
 	var pragmas []Pragma
@@ -30,6 +39,9 @@ func Prepare(src []byte) ([]byte, []Annotation, []Pragma) {
 			continue
 		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
 			i++
+			for i < n && src[i] == ' ' {
+				i++
+			}
 			continue
 		case c == '#' && lineStart:
 			end := directiveEnd(src, i)
@@ -60,8 +72,10 @@ func Prepare(src []byte) ([]byte, []Annotation, []Pragma) {
 		switch {
 		case c == '/' && i+1 < n && src[i+1] == '/':
 			j := i
-			for i < n && src[i] != '\n' {
-				i++
+			if k := bytes.IndexByte(src[i:], '\n'); k >= 0 {
+				i += k
+			} else {
+				i = n
 			}
 			blankComment(out, j, i)
 		case c == '/' && i+1 < n && src[i+1] == '*':
@@ -131,7 +145,7 @@ func maybeAnnotation(b []byte) bool {
 	if b[0] < 'A' || b[0] > 'Z' {
 		return false // every other candidate starts with a capital
 	}
-	if bareWords[string(b)] {
+	if isBareWord(b) {
 		return true
 	}
 	switch string(b) {
@@ -149,20 +163,26 @@ const (
 	withArgs              // may be followed by (...)
 )
 
-// bareWords are WDK macros that expand to nothing or to calling
-// conventions and confuse a grammar that has not seen their definitions.
-var bareWords = map[string]bool{
-	"IN": true, "OUT": true, "OPTIONAL": true, "NTAPI": true, "WINAPI": true,
-	"NTKERNELAPI": true, "NTSYSAPI": true, "NTSYSCALLAPI": true, "NTHALAPI": true,
-	"FORCEINLINE": true, "EXTERN_C": true, "CALLBACK": true, "DECLSPEC_NOINLINE": true,
-	"PAGED_CODE_SEG": true, "INIT_CODE_SEG": true, "NONPAGED_CODE_SEG": true,
-	"FASTCALL": true, "STDCALL": true, "NTAPI_INLINE": true, "CONST_FUNCTION": true,
-	"EXTERN_C_START": true, "EXTERN_C_END": true,
-	"__callback": true, "__checkReturn": true, "__nullterminated": true, "__reserved": true,
+// isBareWord recognises the WDK macros that expand to nothing or to
+// calling conventions and confuse a grammar that has not seen their
+// definitions. (A switch: Prepare asks for nearly every capitalised
+// name, and a switch costs less than a map lookup.)
+func isBareWord(b []byte) bool {
+	switch string(b) {
+	case "IN", "OUT", "OPTIONAL", "NTAPI", "WINAPI",
+		"NTKERNELAPI", "NTSYSAPI", "NTSYSCALLAPI", "NTHALAPI",
+		"FORCEINLINE", "EXTERN_C", "CALLBACK", "DECLSPEC_NOINLINE",
+		"PAGED_CODE_SEG", "INIT_CODE_SEG", "NONPAGED_CODE_SEG",
+		"FASTCALL", "STDCALL", "NTAPI_INLINE", "CONST_FUNCTION",
+		"EXTERN_C_START", "EXTERN_C_END",
+		"__callback", "__checkReturn", "__nullterminated", "__reserved":
+		return true
+	}
+	return false
 }
 
 func annotationKind(name string) annKind {
-	if bareWords[name] {
+	if isBareWord([]byte(name)) {
 		return bareWord
 	}
 	if name == "__declspec" || strings.HasPrefix(name, "DECLSPEC_") {
@@ -339,12 +359,21 @@ func parsePragma(d []byte) (Pragma, bool) {
 // the C grammar ends a preprocessor directive early or late at a line of
 // blanks ending in "\r\n", which a comment used to fill.
 func blankComment(out []byte, i, j int) {
-	for k := i; k < j && k < len(out); k++ {
-		if out[k] != '\n' {
-			out[k] = ' '
+	j = min(j, len(out))
+	for i < j {
+		// Newlines stay; the runs between them are copied from spaces.
+		e := j
+		if k := bytes.IndexByte(out[i:j], '\n'); k >= 0 {
+			e = i + k
 		}
+		for i < e {
+			i += copy(out[i:e], spaces)
+		}
+		i++ // the newline
 	}
 }
+
+var spaces = bytes.Repeat([]byte{' '}, 256)
 
 func blank(out []byte, i, j int) {
 	for k := i; k < j && k < len(out); k++ {
@@ -382,13 +411,13 @@ func parenEnd(src []byte, i int) (int, bool) {
 }
 
 func commentEnd(src []byte, i int) int {
-	for k := i + 2; k+1 < len(src); k++ {
-		if src[k] == '*' && src[k+1] == '/' {
-			return k + 2
-		}
+	if k := bytes.Index(src[i+2:], commentClose); k >= 0 {
+		return i + 2 + k + 2
 	}
 	return len(src)
 }
+
+var commentClose = []byte("*/")
 
 // literalEnd returns the offset just past the string or character literal
 // starting at i; an unterminated literal ends at the line's end.
@@ -407,11 +436,23 @@ func literalEnd(src []byte, i int) int {
 	return len(src)
 }
 
-func isIdentStart(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
+// nameBytes classifies bytes for the scanners: 1 may start a name
+// (letters, _), 2 may continue one (those and digits).
+var nameBytes = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			t[c] = 3
+		case c >= '0' && c <= '9':
+			t[c] = 2
+		}
+	}
+	return t
+}()
 
-func isIdentChar(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' }
+func isIdentStart(c byte) bool { return nameBytes[c]&1 != 0 }
+
+func isIdentChar(c byte) bool { return nameBytes[c] != 0 }
 
 func collapse(s string) string {
 	if !strings.ContainsAny(s, "\r\n\t") && !strings.Contains(s, "  ") {

@@ -1,6 +1,8 @@
 package csrc
 
 import (
+	"encoding/binary"
+	"sort"
 	"strings"
 )
 
@@ -15,6 +17,8 @@ type Node struct {
 	Named       bool
 	Error       bool // an ERROR or MISSING node, or inside one
 	Kids        []*Node
+
+	x *Expr // the Go front end's finished expression (goexpr.go)
 }
 
 func (n *Node) field(name string) *Node {
@@ -33,69 +37,167 @@ type builder struct {
 	f      *File
 	src    []byte // prepared text (annotations blanked)
 	annots []Annotation
-	names  map[string]string // interned texts
+	// annotsSorted is set when annots are in source order, as Prepare
+	// makes them (Build may be given others).
+	annotsSorted bool
 
 	pool  *pools
 	exprs int // expressions made
+
+	// The arrays this file's statements, expressions and lists are
+	// carved from: one allocation for many. They are never shared with
+	// another file: the Go front end makes an expression's operands
+	// before it, so a shared array would let each file's model keep the
+	// one before it alive, and a Parser would keep the last file's model.
+	// Their sizes follow the source still to parse (see size), so little
+	// is left unused.
+	ss     []Stmt
+	xs     []Expr
+	lists  []*Expr
+	slists []*Stmt
+	left   int // bytes of source not yet parsed, as far as known
 }
 
-// pools are the arrays the model's statements and expressions are carved
-// from: one allocation for many. A Parser hands what one file left over
-// to the next, so no file leaves most of an array unused.
+// pools is what a Parser keeps from one file to the next: the interned
+// short texts (identifiers, operators, types), which repeat from file to
+// file; strings are immutable, so models may share them.
 type pools struct {
-	stmts []Stmt
-	exprs []Expr
+	names interner
+}
+
+// interner is a direct-mapped cache of short texts: a slot per hash,
+// the last text wins. It costs less than a map (no growth, one probe,
+// and it stays small enough for the caches) and a miss only costs a
+// string.
+type interner struct {
+	slots []internSlot
+}
+
+type internSlot struct{ raw, text string }
+
+const internSlots = 1 << 13
+
+// internHash mixes a text's length with its first, middle and last
+// eight bytes: cheaper than a byte-at-a-time hash, and names that share
+// all of those merely share a slot.
+func internHash(b []byte) uint64 {
+	n := len(b)
+	x := uint64(n)
+	if n >= 8 {
+		x ^= binary.LittleEndian.Uint64(b)
+		x = (x ^ binary.LittleEndian.Uint64(b[n-8:])*0x9E3779B97F4A7C15) * 0xBF58476D1CE4E5B9
+		if n > 16 {
+			x ^= binary.LittleEndian.Uint64(b[n/2-4:])
+		}
+	} else {
+		for _, c := range b {
+			x = x<<8 | uint64(c)
+		}
+	}
+	x *= 0x9E3779B97F4A7C15
+	return x >> 40
+}
+
+// intern returns the text for raw, made by mk on a miss.
+func (in *interner) intern(raw []byte, mk func([]byte) string) string {
+	if in.slots == nil {
+		in.slots = make([]internSlot, internSlots)
+	}
+	sl := &in.slots[internHash(raw)&(internSlots-1)]
+	if sl.raw == string(raw) && sl.text != "" {
+		return sl.text
+	}
+	t := mk(raw)
+	raws := t
+	if t != string(raw) {
+		raws = string(raw)
+	}
+	sl.raw, sl.text = raws, t
+	return t
+}
+
+// size is the length of the next array for a source with b.left bytes
+// still to parse: drivers run about one expression per 20 bytes.
+func (b *builder) size(per, least, most int) int {
+	return min(max(b.left/per+least, least), most)
 }
 
 func (b *builder) newStmt() *Stmt {
-	if len(b.pool.stmts) == 0 {
-		b.pool.stmts = make([]Stmt, 128)
+	if len(b.ss) == 0 {
+		b.ss = make([]Stmt, b.size(80, 8, 256))
 	}
-	s := &b.pool.stmts[0]
-	b.pool.stmts = b.pool.stmts[1:]
+	s := &b.ss[0]
+	b.ss = b.ss[1:]
 	return s
 }
 
 func (b *builder) newExpr() *Expr {
-	if len(b.pool.exprs) == 0 {
-		b.pool.exprs = make([]Expr, 256)
+	if len(b.xs) == 0 {
+		b.xs = make([]Expr, b.size(20, 16, 1024))
 	}
-	e := &b.pool.exprs[0]
-	b.pool.exprs = b.pool.exprs[1:]
+	e := &b.xs[0]
+	b.xs = b.xs[1:]
 	b.exprs++
 	return e
 }
 
-func (b *builder) text(n *Node) string {
-	if n == nil || n.Start < 0 || n.End > len(b.src) || n.Start > n.End {
-		return ""
+// exprList returns a list for n expressions, carved from a shared
+// array; its capacity is n, so appending to it copies.
+func (b *builder) exprList(n int) []*Expr {
+	if len(b.lists) < n {
+		b.lists = make([]*Expr, max(n, b.size(30, 16, 2048)))
 	}
-	raw := b.src[n.Start:n.End]
-	if len(raw) <= 64 {
-		// Names repeat: one string per distinct short text (the map lookup
-		// with string(raw) does not allocate).
-		if s, ok := b.names[string(raw)]; ok {
-			return s
-		}
-		s := collapse(strings.TrimSpace(string(raw)))
-		if b.names == nil {
-			b.names = map[string]string{}
-		}
-		b.names[string(raw)] = s
-		return s
-	}
-	return collapse(strings.TrimSpace(string(raw)))
+	l := b.lists[:n:n]
+	b.lists = b.lists[n:]
+	return l
 }
 
-// annotsIn returns the annotations whose start lies in [lo, hi).
-func (b *builder) annotsIn(lo, hi int) []Annotation {
-	var out []Annotation
-	for _, a := range b.annots {
-		if a.Pos.Off >= lo && a.Pos.Off < hi {
-			out = append(out, a)
-		}
+func (b *builder) text(n *Node) string {
+	if n == nil {
+		return ""
 	}
-	return out
+	return b.textRange(n.Start, n.End)
+}
+
+// textRange is the source text from start to end, trimmed, with runs of
+// blanks collapsed; short texts are interned.
+func (b *builder) textRange(start, end int) string {
+	if start < 0 || end > len(b.src) || start > end {
+		return ""
+	}
+	raw := b.src[start:end]
+	if len(raw) <= 64 && b.pool != nil {
+		// Names repeat: one string per distinct short text.
+		return b.pool.names.intern(raw, cleanText)
+	}
+	return cleanText(raw)
+}
+
+func cleanText(raw []byte) string { return collapse(strings.TrimSpace(string(raw))) }
+
+// annotsIn returns the annotations whose start lies in [lo, hi). Prepare
+// records them in source order, so the range is found by bisection
+// (every function and parameter asks).
+func (b *builder) annotsIn(lo, hi int) []Annotation {
+	as := b.annots
+	if !b.annotsSorted {
+		var out []Annotation
+		for _, a := range as {
+			if a.Pos.Off >= lo && a.Pos.Off < hi {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	i := sort.Search(len(as), func(i int) bool { return as[i].Pos.Off >= lo })
+	j := i
+	for j < len(as) && as[j].Pos.Off < hi {
+		j++
+	}
+	if i == j {
+		return nil
+	}
+	return append([]Annotation(nil), as[i:j]...)
 }
 
 // build fills f from the tree rooted at root.
@@ -359,6 +461,7 @@ func (b *builder) stmt(n *Node, depth int) *Stmt {
 	if n == nil {
 		return nil
 	}
+	b.left = len(b.src) - n.Start
 	s := b.newStmt()
 	s.Pos = n.pos()
 	if depth > maxDepth {
@@ -516,24 +619,53 @@ func (b *builder) stmt(n *Node, depth int) *Stmt {
 }
 
 func (b *builder) stmts(kids []*Node, depth int) []*Stmt {
-	var out []*Stmt
+	n := 0
 	for _, k := range kids {
-		if !k.Named || k.Kind == "comment" {
-			continue
+		if isStmtNode(k) {
+			n++
 		}
-		switch k.Kind {
-		case "preproc_call", "preproc_def", "preproc_function_def", "preproc_include", "type_definition",
-			"struct_specifier", "enum_specifier", "union_specifier":
-			continue
-		case "function_definition":
-			// A definition nested in a body means the grammar lost a brace
-			// (usually an #if splitting a function); keep it as a function.
-			b.function(k, k.Start)
+	}
+	var out []*Stmt
+	if n > 0 {
+		out = b.stmtList(n)[:0]
+	}
+	for _, k := range kids {
+		if !isStmtNode(k) {
+			if k.Kind == "function_definition" {
+				// A definition nested in a body means the grammar lost a
+				// brace (usually an #if splitting a function); keep it as a
+				// function.
+				b.function(k, k.Start)
+			}
 			continue
 		}
 		out = append(out, b.stmt(k, depth))
 	}
 	return out
+}
+
+// isStmtNode reports whether a child of a block is one of its statements.
+func isStmtNode(k *Node) bool {
+	if !k.Named {
+		return false
+	}
+	switch k.Kind {
+	case "comment", "preproc_call", "preproc_def", "preproc_function_def", "preproc_include", "type_definition",
+		"struct_specifier", "enum_specifier", "union_specifier", "function_definition":
+		return false
+	}
+	return true
+}
+
+// stmtList returns a list for n statements, carved from a shared array;
+// its capacity is n, so appending to it copies.
+func (b *builder) stmtList(n int) []*Stmt {
+	if len(b.slists) < n {
+		b.slists = make([]*Stmt, max(n, 256))
+	}
+	l := b.slists[:n:n]
+	b.slists = b.slists[n:]
+	return l
 }
 
 func isExprKind(k string) bool {
@@ -552,6 +684,10 @@ func (b *builder) expr(n *Node, depth int) *Expr {
 	if n == nil {
 		return nil
 	}
+	if n.x != nil {
+		return n.x
+	}
+	b.left = len(b.src) - n.Start
 	e := b.newExpr()
 	e.Pos = n.pos()
 	if depth > maxDepth {
