@@ -240,10 +240,21 @@ type resultUse struct {
 }
 
 func (c *checker) checkExamined() {
+	// Only routines called often enough to be judged are worth the
+	// per-call analysis: count first.
+	counts := map[string]int{}
+	for _, fn := range c.f.Funcs {
+		for _, call := range fn.Calls() {
+			if n := call.Callee(); n != "" && judgedCallee(n) {
+				counts[n]++
+			}
+		}
+	}
+	judged := func(n string) bool { return counts[n] >= examinedMinCalls }
 	uses := map[string][]resultUse{}
 	var order []string
 	for _, fn := range c.f.Funcs {
-		for _, u := range resultUses(fn) {
+		for _, u := range resultUses(fn, judged) {
 			n := u.call.Callee()
 			if _, ok := uses[n]; !ok {
 				order = append(order, n)
@@ -270,11 +281,28 @@ func (c *checker) checkExamined() {
 	}
 }
 
-// resultUses classifies every call of a named routine in fn: its result
-// is examined unless the call is a statement of its own, or its result is
-// stored in a variable that is overwritten or never read afterwards.
-// Calls cast to (void) drop the result on purpose and are left out.
-func resultUses(fn *csrc.Func) []resultUse {
+// judgedCallee reports routines whose results the check judges: not
+// macros, routines whose result may be dropped, or interlocked operations.
+func judgedCallee(n string) bool {
+	return !isMacroLike(n) && !droppable[n] && !strings.HasPrefix(n, "Interlocked")
+}
+
+// resultUses classifies every call in fn of a routine judged wants: its
+// result is examined unless the call is a statement of its own, or its
+// result is stored in a variable that is overwritten or never read
+// afterwards. Calls cast to (void) drop the result on purpose and are
+// left out.
+func resultUses(fn *csrc.Func, judged func(string) bool) []resultUse {
+	found := false
+	for _, call := range fn.Calls() {
+		if judged(call.Callee()) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return nil
+	}
 	// What the statements say about each call: one map of small records
 	// rather than a map per fact.
 	type callFacts struct {
@@ -310,7 +338,7 @@ func resultUses(fn *csrc.Func) []resultUse {
 	for _, x := range fn.Exprs() {
 		switch x.Kind {
 		case csrc.ECall:
-			if x.Callee() != "" {
+			if n := x.Callee(); n != "" && judged(n) {
 				calls = append(calls, x)
 			}
 		case csrc.EAssign:
@@ -325,7 +353,7 @@ func resultUses(fn *csrc.Func) []resultUse {
 	var pending []int // indexes into out of stored results to judge
 	for _, call := range calls {
 		f := facts[call]
-		if f.voided || isMacroLike(call.Callee()) || droppable[call.Callee()] || strings.HasPrefix(call.Callee(), "Interlocked") {
+		if f.voided || !judgedCallee(call.Callee()) {
 			continue
 		}
 		u := resultUse{call: call, fn: fn, examined: !f.dropped}
