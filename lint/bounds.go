@@ -16,10 +16,31 @@ import (
 
 // fixedBuf is a buffer of constant size known in a function.
 type fixedBuf struct {
-	key  string
-	size *csrc.Expr // nil for an array whose size the model does not keep
-	line int
-	what string // "allocated by ExAllocatePool2 on line 12", "a local array"
+	key   string
+	size  *csrc.Expr // nil for an array declared without a constant size
+	array bool       // size counts elements (an array), not bytes (an allocation)
+	line  int
+	what  string // "allocated by ExAllocatePool2 on line 12", "a local array"
+}
+
+// units names what a buffer's size counts.
+func (f fixedBuf) units() string {
+	if f.array {
+		return "elements"
+	}
+	return "bytes"
+}
+
+// arrayBuf describes an array declaration of constant size, if d is one.
+func arrayBuf(d *csrc.VarDecl, what string) (fixedBuf, bool) {
+	if !d.Array || d.Pointer {
+		return fixedBuf{}, false
+	}
+	var size *csrc.Expr
+	if d.Len != nil && isFixed(d.Len, 0) {
+		size = d.Len
+	}
+	return fixedBuf{key: d.Name, size: size, array: true, line: d.Pos.Line, what: what}, true
 }
 
 // comparison is one relational test found in a condition.
@@ -52,6 +73,14 @@ func isFixed(e *csrc.Expr, depth int) bool {
 
 func (c *checker) checkBounds(fn *csrc.Func) {
 	b := &boundsInfo{fn: fn, bufs: map[string]fixedBuf{}, tests: map[string]int{}}
+	for _, g := range c.f.Globals {
+		if fn.Param(g.Name) != nil {
+			continue
+		}
+		if buf, ok := arrayBuf(g, "a file-scope array"); ok {
+			b.bufs[g.Name] = buf
+		}
+	}
 	noteCond := func(e *csrc.Expr) {
 		csrc.WalkExpr(e, func(x *csrc.Expr) bool {
 			if x.Kind == csrc.EBinary {
@@ -74,8 +103,10 @@ func (c *checker) checkBounds(fn *csrc.Func) {
 			}
 		case csrc.SDecl:
 			for _, d := range s.Decls {
-				if d.Array && !d.Pointer {
-					b.bufs[d.Name] = fixedBuf{key: d.Name, line: d.Pos.Line, what: "a local array"}
+				if buf, ok := arrayBuf(d, "a local array"); ok {
+					b.bufs[d.Name] = buf
+				} else {
+					delete(b.bufs, d.Name) // a local hides a file-scope array
 				}
 				if d.Init != nil {
 					b.noteAlloc(d.Name, d.Init)
@@ -121,8 +152,8 @@ func (c *checker) checkBounds(fn *csrc.Func) {
 			if bound, why := b.unchecked(x.Y); bound != "" && !seen[x.Y.Key()+"@"+buf.key] {
 				seen[x.Y.Key()+"@"+buf.key] = true
 				c.reportFix(RuleBufferBound, fn, x.Pos,
-					fmt.Sprintf("Compare %s with the size the buffer was allocated with (%s) before indexing, and fail the request with STATUS_BUFFER_TOO_SMALL or STATUS_INVALID_PARAMETER when it does not fit", bound, buf.size.String()),
-					"%s indexes %s (%s bytes, %s) with %s, %s", x.String(), buf.key, buf.size.String(), buf.what, x.Y.String(), why)
+					fmt.Sprintf("Compare %s with the buffer's size (%s) before indexing, and fail the request with STATUS_BUFFER_TOO_SMALL or STATUS_INVALID_PARAMETER when it does not fit", bound, buf.size.String()),
+					"%s indexes %s (%s %s, %s) with %s, %s", x.String(), buf.key, buf.size.String(), buf.units(), buf.what, x.Y.String(), why)
 			}
 		case csrc.ECall:
 			i, ok := sizeArgs[x.Callee()]
@@ -138,13 +169,17 @@ func (c *checker) checkBounds(fn *csrc.Func) {
 				continue
 			}
 			n := x.Arg(i)
-			if n == nil || isFixed(n, 0) || n.String() == buf.size.String() {
+			bytes := buf.size.String()
+			if buf.array {
+				bytes = "sizeof(" + buf.key + ")"
+			}
+			if n == nil || isFixed(n, 0) || n.String() == buf.size.String() || n.String() == bytes {
 				continue
 			}
 			if bound, why := b.unchecked(n); bound != "" {
 				c.reportFix(RuleBufferBound, fn, x.Pos,
-					fmt.Sprintf("Check %s against the buffer's size (%s) before the copy, and fail the request with STATUS_BUFFER_TOO_SMALL when it does not fit", bound, buf.size.String()),
-					"%s copies %s bytes into %s (%s bytes, %s); %s", x.Callee(), n.String(), buf.key, buf.size.String(), buf.what, why)
+					fmt.Sprintf("Check %s against the buffer's size (%s) before the copy, and fail the request with STATUS_BUFFER_TOO_SMALL when it does not fit", bound, bytes),
+					"%s copies %s bytes into %s (%s %s, %s); %s", x.Callee(), n.String(), buf.key, buf.size.String(), buf.units(), buf.what, why)
 			}
 		}
 	}

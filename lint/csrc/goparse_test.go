@@ -270,3 +270,47 @@ func TestGoFrontEndCorpus(t *testing.T) {
 	}
 	t.Logf("%d files, %d functions, error share %.4f", files, funcs, float64(bad)/float64(nodes))
 }
+
+// Array declarations keep their first dimension, with either front end.
+func TestArrayLen(t *testing.T) {
+	const src = `UCHAR g[16];
+void f(ULONG n)
+{
+    ULONG b[N][2];
+    PVOID *c[4];
+    UCHAR d[] = "x";
+    UCHAR (*e)[8];
+    int v;
+}`
+	fronts := []string{FrontEndGo}
+	if HasTreeSitter {
+		fronts = append(fronts, FrontEndTreeSitter)
+	}
+	for _, fe := range fronts {
+		p, err := NewParserFor(fe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := p.Parse("t.c", []byte(src))
+		p.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, g := range f.Globals {
+			got[g.Name] = g.Len.String()
+		}
+		WalkStmt(f.Funcs[0].Body, func(s *Stmt) bool {
+			for _, d := range s.Decls {
+				got[d.Name] = d.Len.String()
+			}
+			return true
+		})
+		want := map[string]string{"g": "16", "b": "N", "c": "", "d": "", "e": "", "v": ""}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s: %s: Len %q, want %q", fe, k, got[k], v)
+			}
+		}
+	}
+}

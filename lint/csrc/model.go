@@ -132,6 +132,7 @@ type VarDecl struct {
 	Type    string // the type specifier as written (PUCHAR, ULONG, struct _X)
 	Pointer bool   // declared with *; see IsPointer for PVOID-style typedefs
 	Array   bool
+	Len     *Expr // an array's first dimension as written (nil when unsized or not an array)
 	Const   bool
 	Init    *Expr
 	Pos     Pos

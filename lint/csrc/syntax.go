@@ -240,6 +240,7 @@ func (b *builder) top(n *Node, prev *int, depth int) {
 type declInfo struct {
 	name           string
 	pointer, array bool
+	size           *Node // the first dimension of an array declarator (a[size])
 	params         *Node // parameter_list of a function declarator
 	init           *Node
 	pos            Pos
@@ -263,6 +264,11 @@ func (b *builder) declarator(n *Node, d *declInfo, depth int) {
 	case "array_declarator":
 		d.array = true
 		b.declarator(n.field("declarator"), d, depth+1)
+		if d.size == nil && !d.pointer {
+			// The innermost array declarator, seen first, has the first
+			// dimension: N in a[N][M].
+			d.size = n.field("size")
+		}
 	case "function_declarator":
 		if d.params == nil {
 			d.params = n.field("parameters")
@@ -323,7 +329,7 @@ func (b *builder) topDecl(n *Node, prev int) {
 		}
 		// extern declarations count too: they name globals another file
 		// defines, which DriverEntry may still fill.
-		v := &VarDecl{Name: d.name, Type: typ, Pointer: d.pointer, Array: d.array, Const: isConst, Pos: d.pos}
+		v := &VarDecl{Name: d.name, Type: typ, Pointer: d.pointer, Array: d.array, Len: b.expr(d.size, 0), Const: isConst, Pos: d.pos}
 		if d.init != nil {
 			v.Init = b.expr(d.init, 0)
 		}
@@ -387,7 +393,7 @@ func (b *builder) function(n *Node, prev int) {
 			var pd declInfo
 			b.declarator(p.field("declarator"), &pd, 0)
 			typ, isConst := b.typeText(p)
-			v := &VarDecl{Name: pd.name, Type: typ, Pointer: pd.pointer, Array: pd.array, Const: isConst, Pos: p.pos(), Annots: b.annotsIn(last, p.End)}
+			v := &VarDecl{Name: pd.name, Type: typ, Pointer: pd.pointer, Array: pd.array, Len: b.expr(pd.size, 0), Const: isConst, Pos: p.pos(), Annots: b.annotsIn(last, p.End)}
 			fn.Params = append(fn.Params, v)
 			last = p.End
 		}
@@ -492,7 +498,7 @@ func (b *builder) stmt(n *Node, depth int) *Stmt {
 			if di.name == "" {
 				continue
 			}
-			v := &VarDecl{Name: di.name, Type: typ, Pointer: di.pointer, Array: di.array, Const: isConst, Pos: di.pos}
+			v := &VarDecl{Name: di.name, Type: typ, Pointer: di.pointer, Array: di.array, Len: b.expr(di.size, 0), Const: isConst, Pos: di.pos}
 			if di.init != nil {
 				v.Init = b.expr(di.init, d)
 			}
