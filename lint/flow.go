@@ -325,9 +325,8 @@ type callSite struct {
 type walker struct {
 	c        *checker
 	fn       *csrc.Func
+	paths[*state]
 	locals   map[string]bool
-	labels   map[string]*state
-	breaks   []*state // innermost loop/switch last
 	tryDepth int
 	sites    []callSite
 	probed   bool
@@ -341,170 +340,71 @@ const pendingKey = "<pending>"
 
 func (w *walker) run() {
 	w.locals = map[string]bool{}
-	w.labels = map[string]*state{}
+	w.paths = newPaths[*state](w)
 	csrc.WalkStmt(w.fn.Body, func(s *csrc.Stmt) bool {
 		for _, d := range s.Decls {
 			w.locals[d.Name] = true
 		}
 		return true
 	})
-	st := w.block(w.fn.Body, newState())
+	st := w.block(w.fn.Body, newState(), 0)
 	if st != nil && !st.dead {
 		w.exit(st, nil, w.fn.End)
 	}
 }
 
-func (w *walker) block(s *csrc.Stmt, st *state) *state {
-	if s == nil {
-		return st
-	}
-	return w.stmt(s, st, 0)
-}
+// The walker's steps of the shared path walk (paths.go).
 
-func (w *walker) stmts(list []*csrc.Stmt, st *state, depth int) *state {
-	for _, s := range list {
-		st = w.stmt(s, st, depth+1)
-	}
+func (s *state) isDead() bool { return s.dead }
+
+func (w *walker) clone(st *state) *state  { return st.clone() }
+func (w *walker) merge(a, b *state) *state { return merge(a, b) }
+func (w *walker) dead() *state             { return &state{dead: true} }
+
+func (w *walker) kill(st *state) *state {
+	st.dead = true
 	return st
 }
 
-func (w *walker) stmt(s *csrc.Stmt, st *state, depth int) *state {
-	if s == nil || depth > 300 {
-		return st
-	}
-	if st.dead && s.Kind != csrc.SLabel && s.Kind != csrc.SCase {
-		return st
-	}
-	switch s.Kind {
-	case csrc.SBlock:
-		return w.stmts(s.Body, st, depth)
-	case csrc.SExpr:
-		w.eval(s.Expr, st)
-		if x := s.Expr.Strip(); x != nil && x.Kind == csrc.ECall {
-			w.trackString(x, st)
-		}
-	case csrc.SDecl:
-		for _, d := range s.Decls {
-			if d.Init != nil {
-				w.assign(&csrc.Expr{Kind: csrc.EIdent, Name: d.Name, Pos: d.Pos}, d.Init, st)
-			} else {
-				st.delVar(d.Name)
-			}
-		}
-	case csrc.SIf:
-		if s.Preproc {
-			// Both arms of #if/#else are analysed, as alternatives.
-			t := w.block(s.Then, st.clone())
-			e := st
-			if s.Else != nil {
-				e = w.block(s.Else, st.clone())
-			}
-			return merge(t, e)
-		}
-		t, f := w.cond(s.Expr, st)
-		if x := s.Expr.Strip(); x != nil && (x.Name == "TRUE" && x.Kind == csrc.EIdent || x.Kind == csrc.ENumber && x.Name == "1") {
-			f.dead = true // if (TRUE): only the then arm runs
-		}
-		t = w.block(s.Then, t)
-		if s.Else != nil {
-			f = w.block(s.Else, f)
-		}
-		return merge(t, f)
-	case csrc.SLoop:
-		for _, d := range s.Body {
-			st = w.stmt(d, st, depth+1)
-		}
-		if s.Init != nil {
-			w.eval(s.Init, st)
-		}
-		t, f := st, st
-		if s.Expr != nil {
-			t, f = w.cond(s.Expr, st)
-		} else {
-			t, f = st.clone(), st.clone()
-		}
-		w.breaks = append(w.breaks, nil)
-		body := w.block(s.Then, t)
-		if s.Post != nil && !body.dead {
-			w.eval(s.Post, body)
-		}
-		br := w.breaks[len(w.breaks)-1]
-		w.breaks = w.breaks[:len(w.breaks)-1]
-		if s.Expr != nil && !body.dead {
-			// The loop ends where its condition fails.
-			_, body = w.cond(s.Expr, body)
-		}
-		return merge(merge(f, body), br)
-	case csrc.SSwitch:
-		w.eval(s.Expr, st)
-		entry := st
-		cur := &state{dead: true}
-		hasDefault := false
-		w.breaks = append(w.breaks, nil)
-		for _, c := range s.Body {
-			if c.Kind == csrc.SCase {
-				if c.Expr == nil {
-					hasDefault = true
-				}
-				cur = merge(cur, entry)
-				cur = w.stmts(c.Body, cur, depth)
-				continue
-			}
-			cur = w.stmt(c, cur, depth+1)
-		}
-		br := w.breaks[len(w.breaks)-1]
-		w.breaks = w.breaks[:len(w.breaks)-1]
-		out := merge(cur, br)
-		if !hasDefault {
-			out = merge(out, entry)
-		}
-		return out
-	case csrc.SCase:
-		return w.stmts(s.Body, st, depth)
-	case csrc.SReturn:
-		if s.Expr != nil {
-			w.eval(s.Expr, st)
-			if k := s.Expr.Key(); k != "" {
-				w.escape(k, st)
-			}
-			csrc.WalkExpr(s.Expr, func(x *csrc.Expr) bool {
-				if x.Kind == csrc.EUnary && x.Op == "&" {
-					if k := x.X.Key(); k != "" {
-						w.escape(rootKey(k), st)
-					}
-				}
-				return true
-			})
-		}
-		w.exit(st, s.Expr, s.Pos)
-		st.dead = true
-	case csrc.SBreak, csrc.SLeave:
-		if n := len(w.breaks); n > 0 && s.Kind == csrc.SBreak {
-			w.breaks[n-1] = merge(w.breaks[n-1], st)
-		}
-		st.dead = true
-	case csrc.SContinue:
-		st.dead = true
-	case csrc.SGoto:
-		w.labels[s.Label] = merge(w.labels[s.Label], st)
-		st.dead = true
-	case csrc.SLabel:
-		if p, ok := w.labels[s.Label]; ok {
-			st = merge(st, p)
-		}
-		return w.stmts(s.Body, st, depth)
-	case csrc.STry:
+func (w *walker) try(enter bool) {
+	if enter {
 		w.tryDepth++
-		before := st.clone()
-		body := w.block(s.Then, st)
+	} else {
 		w.tryDepth--
-		if s.Else == nil {
-			return body
-		}
-		h := w.block(s.Else, merge(before, body))
-		return merge(body, h)
 	}
-	return st
+}
+
+func (w *walker) exprStmt(e *csrc.Expr, st *state) {
+	w.eval(e, st)
+	if x := e.Strip(); x != nil && x.Kind == csrc.ECall {
+		w.trackString(x, st)
+	}
+}
+
+func (w *walker) decl(d *csrc.VarDecl, st *state) {
+	if d.Init != nil {
+		w.assign(&csrc.Expr{Kind: csrc.EIdent, Name: d.Name, Pos: d.Pos}, d.Init, st)
+	} else {
+		st.delVar(d.Name)
+	}
+}
+
+func (w *walker) ret(s *csrc.Stmt, st *state) {
+	if s.Expr != nil {
+		w.eval(s.Expr, st)
+		if k := s.Expr.Key(); k != "" {
+			w.escape(k, st)
+		}
+		csrc.WalkExpr(s.Expr, func(x *csrc.Expr) bool {
+			if x.Kind == csrc.EUnary && x.Op == "&" {
+				if k := x.X.Key(); k != "" {
+					w.escape(rootKey(k), st)
+				}
+			}
+			return true
+		})
+	}
+	w.exit(st, s.Expr, s.Pos)
 }
 
 // cond evaluates a condition and returns the states where it is true and

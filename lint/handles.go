@@ -130,11 +130,10 @@ func hmerge(a, b *hstate) *hstate {
 
 // hwalker runs the handle analysis of one function.
 type hwalker struct {
-	c      *checker
-	fn     *csrc.Func
-	labels map[string]*hstate
-	breaks []*hstate
-	ctlOK  bool // the file finishes control devices somewhere: trust it
+	paths[*hstate]
+	c     *checker
+	fn    *csrc.Func
+	ctlOK bool // the file finishes control devices somewhere: trust it
 }
 
 // checkHandles runs the handle-lifetime analysis on fn when it calls a
@@ -150,8 +149,9 @@ func (c *checker) checkHandles(fn *csrc.Func) {
 	if !relevant || fn.Body == nil {
 		return
 	}
-	w := &hwalker{c: c, fn: fn, labels: map[string]*hstate{}, ctlOK: c.finishesControlDevices()}
-	st := w.stmt(fn.Body, newHState(), 0)
+	w := &hwalker{c: c, fn: fn, ctlOK: c.finishesControlDevices()}
+	w.paths = newPaths[*hstate](w)
+	st := w.block(fn.Body, newHState(), 0)
 	if st != nil && !st.dead {
 		w.exit(st, fn.End)
 	}
@@ -168,132 +168,38 @@ func (c *checker) finishesControlDevices() bool {
 	return false
 }
 
-func (w *hwalker) stmts(list []*csrc.Stmt, st *hstate, depth int) *hstate {
-	for _, s := range list {
-		st = w.stmt(s, st, depth+1)
-	}
+// The handle analysis's steps of the shared path walk (paths.go).
+
+func (s *hstate) isDead() bool { return s.dead }
+
+func (w *hwalker) clone(st *hstate) *hstate   { return st.clone() }
+func (w *hwalker) merge(a, b *hstate) *hstate { return hmerge(a, b) }
+func (w *hwalker) dead() *hstate              { return &hstate{dead: true} }
+func (w *hwalker) try(bool)                   {}
+
+// kill returns a dead copy: merges may return the very state they got.
+func (w *hwalker) kill(st *hstate) *hstate {
+	st = st.clone()
+	st.dead = true
 	return st
 }
 
-func (w *hwalker) stmt(s *csrc.Stmt, st *hstate, depth int) *hstate {
-	if s == nil || depth > 300 {
-		return st
+func (w *hwalker) exprStmt(e *csrc.Expr, st *hstate) { w.evalExpr(e, st, "", 0) }
+func (w *hwalker) eval(e *csrc.Expr, st *hstate)     { w.evalExpr(e, st, "", 0) }
+
+func (w *hwalker) decl(d *csrc.VarDecl, st *hstate) {
+	if d.Init != nil {
+		w.assign(&csrc.Expr{Kind: csrc.EIdent, Name: d.Name, Pos: d.Pos}, d.Init, st, 0)
+	} else {
+		st.forget(d.Name)
 	}
-	if st.dead && s.Kind != csrc.SLabel && s.Kind != csrc.SCase {
-		return st
+}
+
+func (w *hwalker) ret(s *csrc.Stmt, st *hstate) {
+	if s.Expr != nil {
+		w.evalExpr(s.Expr, st, "", 0)
 	}
-	switch s.Kind {
-	case csrc.SBlock:
-		return w.stmts(s.Body, st, depth)
-	case csrc.SExpr:
-		w.eval(s.Expr, st, "", 0)
-	case csrc.SDecl:
-		for _, d := range s.Decls {
-			if d.Init != nil {
-				w.assign(&csrc.Expr{Kind: csrc.EIdent, Name: d.Name, Pos: d.Pos}, d.Init, st, 0)
-			} else {
-				st.forget(d.Name)
-			}
-		}
-	case csrc.SIf:
-		if s.Preproc {
-			t := w.stmt(s.Then, st.clone(), depth+1)
-			e := st
-			if s.Else != nil {
-				e = w.stmt(s.Else, st.clone(), depth+1)
-			}
-			return hmerge(t, e)
-		}
-		t, f := w.cond(s.Expr, st)
-		t = w.stmt(s.Then, t, depth+1)
-		if s.Else != nil {
-			f = w.stmt(s.Else, f, depth+1)
-		}
-		return hmerge(t, f)
-	case csrc.SLoop:
-		for _, d := range s.Body {
-			st = w.stmt(d, st, depth+1)
-		}
-		if s.Init != nil {
-			w.eval(s.Init, st, "", 0)
-		}
-		var t, f *hstate
-		if s.Expr != nil {
-			t, f = w.cond(s.Expr, st)
-		} else {
-			t, f = st.clone(), st.clone()
-		}
-		w.breaks = append(w.breaks, nil)
-		body := w.stmt(s.Then, t, depth+1)
-		if s.Post != nil && !body.dead {
-			w.eval(s.Post, body, "", 0)
-		}
-		br := w.breaks[len(w.breaks)-1]
-		w.breaks = w.breaks[:len(w.breaks)-1]
-		// A later iteration may start where this one ended, so only what
-		// holds on entry as well survives the loop.
-		return hmerge(hmerge(f, body), br)
-	case csrc.SSwitch:
-		w.eval(s.Expr, st, "", 0)
-		entry := st
-		cur := &hstate{dead: true}
-		hasDefault := false
-		w.breaks = append(w.breaks, nil)
-		for _, c := range s.Body {
-			if c.Kind == csrc.SCase {
-				if c.Expr == nil {
-					hasDefault = true
-				}
-				cur = hmerge(cur, entry.clone())
-				cur = w.stmts(c.Body, cur, depth)
-				continue
-			}
-			cur = w.stmt(c, cur, depth+1)
-		}
-		br := w.breaks[len(w.breaks)-1]
-		w.breaks = w.breaks[:len(w.breaks)-1]
-		out := hmerge(cur, br)
-		if !hasDefault {
-			out = hmerge(out, entry)
-		}
-		return out
-	case csrc.SCase:
-		return w.stmts(s.Body, st, depth)
-	case csrc.SReturn:
-		if s.Expr != nil {
-			w.eval(s.Expr, st, "", 0)
-		}
-		w.exit(st, s.Pos)
-		st = st.clone()
-		st.dead = true
-	case csrc.SBreak, csrc.SLeave:
-		if n := len(w.breaks); n > 0 && s.Kind == csrc.SBreak {
-			w.breaks[n-1] = hmerge(w.breaks[n-1], st)
-		}
-		st = st.clone()
-		st.dead = true
-	case csrc.SContinue:
-		st = st.clone()
-		st.dead = true
-	case csrc.SGoto:
-		w.labels[s.Label] = hmerge(w.labels[s.Label], st)
-		st = st.clone()
-		st.dead = true
-	case csrc.SLabel:
-		if p, ok := w.labels[s.Label]; ok {
-			st = hmerge(st, p)
-		}
-		return w.stmts(s.Body, st, depth)
-	case csrc.STry:
-		before := st.clone()
-		body := w.stmt(s.Then, st, depth+1)
-		if s.Else == nil {
-			return body
-		}
-		h := w.stmt(s.Else, hmerge(before, body.clone()), depth+1)
-		return hmerge(body, h)
-	}
-	return st
+	w.exit(st, s.Pos)
 }
 
 // statusTest recognises a test of an NTSTATUS: NT_SUCCESS(s), s ==
@@ -354,7 +260,7 @@ func callGuard(call *csrc.Expr) string {
 // a status test the endings that status reports never happened.
 func (w *hwalker) cond(e *csrc.Expr, st *hstate) (*hstate, *hstate) {
 	key, success, ok := statusTest(e, 0)
-	w.eval(e, st, "", 0)
+	w.evalExpr(e, st, "", 0)
 	t, f := st.clone(), st.clone()
 	if k, nonNullOnTrue, isNull := nullTest(e, 0); isNull {
 		// WdfDeviceCreate sets the init pointer to NULL when it takes it:
@@ -422,7 +328,7 @@ func (w *hwalker) use(x *csrc.Expr, st *hstate, at csrc.Pos) {
 	}
 }
 
-func (w *hwalker) eval(e *csrc.Expr, st *hstate, guard string, depth int) {
+func (w *hwalker) evalExpr(e *csrc.Expr, st *hstate, guard string, depth int) {
 	if e == nil || depth > 200 || st.dead {
 		return
 	}
@@ -432,7 +338,7 @@ func (w *hwalker) eval(e *csrc.Expr, st *hstate, guard string, depth int) {
 		return
 	case csrc.EAssign:
 		if e.Op != "=" {
-			w.eval(e.Y, st, "", d)
+			w.evalExpr(e.Y, st, "", d)
 			w.evalTarget(e.X, st, d)
 			return
 		}
@@ -452,11 +358,11 @@ func (w *hwalker) eval(e *csrc.Expr, st *hstate, guard string, depth int) {
 			w.use(e.X, st, e.Pos)
 		}
 	}
-	w.eval(e.X, st, "", d)
-	w.eval(e.Y, st, "", d)
-	w.eval(e.Z, st, "", d)
+	w.evalExpr(e.X, st, "", d)
+	w.evalExpr(e.Y, st, "", d)
+	w.evalExpr(e.Z, st, "", d)
 	for _, a := range e.Args {
-		w.eval(a, st, "", d)
+		w.evalExpr(a, st, "", d)
 	}
 }
 
@@ -475,7 +381,7 @@ func (w *hwalker) evalTarget(x *csrc.Expr, st *hstate, depth int) {
 		}
 		w.evalTarget(x.X, st, depth+1)
 	default:
-		w.eval(x, st, "", depth+1)
+		w.evalExpr(x, st, "", depth+1)
 	}
 }
 
@@ -494,7 +400,7 @@ func (st *hstate) forget(k string) {
 
 func (w *hwalker) assign(lhs, rhs *csrc.Expr, st *hstate, depth int) {
 	k := lhs.Key()
-	w.eval(rhs, st, k, depth+1)
+	w.evalExpr(rhs, st, k, depth+1)
 	w.evalTarget(lhs, st, depth+1)
 	if k == "" {
 		// Stored somewhere the analysis does not follow: a control device
@@ -551,7 +457,7 @@ func outParam(a *csrc.Expr) string {
 func (w *hwalker) call(e *csrc.Expr, st *hstate, guard string, depth int) {
 	name := e.Callee()
 	if name == "" {
-		w.eval(e.X, st, "", depth)
+		w.evalExpr(e.X, st, "", depth)
 	}
 	inner := ""
 	if name == "NT_SUCCESS" && len(e.Args) == 1 {
@@ -592,7 +498,7 @@ func (w *hwalker) call(e *csrc.Expr, st *hstate, guard string, depth int) {
 		if inner != "" {
 			g = inner
 		}
-		w.eval(a, st, g, depth)
+		w.evalExpr(a, st, g, depth)
 	}
 	// Out-parameters get new values.
 	for i, a := range e.Args {
