@@ -323,8 +323,8 @@ type callSite struct {
 
 // walker runs the path analysis of one function.
 type walker struct {
-	c        *checker
-	fn       *csrc.Func
+	c  *checker
+	fn *csrc.Func
 	paths[*state]
 	locals   map[string]bool
 	tryDepth int
@@ -357,7 +357,7 @@ func (w *walker) run() {
 
 func (s *state) isDead() bool { return s.dead }
 
-func (w *walker) clone(st *state) *state  { return st.clone() }
+func (w *walker) clone(st *state) *state   { return st.clone() }
 func (w *walker) merge(a, b *state) *state { return merge(a, b) }
 func (w *walker) dead() *state             { return &state{dead: true} }
 
