@@ -182,14 +182,8 @@ func (s *state) delConst(k string) {
 // merge joins two paths. A map both paths still share (neither wrote to
 // it since they parted) is the join itself and stays shared.
 func merge(a, b *state) *state {
-	switch {
-	case a == nil || a.dead:
-		if b == nil {
-			return a
-		}
-		return b.clone()
-	case b == nil || b.dead:
-		return a.clone()
+	if c, ok := joinTrivial(a, b, (*state).clone); ok {
+		return c
 	}
 	c := &state{}
 	if sameMap(a.vars, b.vars) {

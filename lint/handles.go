@@ -88,14 +88,8 @@ func (s *hstate) clone() *hstate {
 // hmerge joins two paths: a handle stays ended only when it is ended on
 // both; everything else is kept when either path has it.
 func hmerge(a, b *hstate) *hstate {
-	switch {
-	case a == nil || a.dead:
-		if b == nil {
-			return a
-		}
-		return b.clone()
-	case b == nil || b.dead:
-		return a.clone()
+	if c, ok := joinTrivial(a, b, (*hstate).clone); ok {
+		return c
 	}
 	c := a.clone()
 	for k, fa := range a.ended {

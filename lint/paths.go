@@ -175,3 +175,19 @@ func (p *paths[S]) stmt(s *csrc.Stmt, st S, depth int) S {
 	}
 	return st
 }
+
+// joinTrivial does the joins in which one side has no path: the result
+// is a copy of the other side. ok is false when both sides have a path.
+func joinTrivial[S pathState](a, b S, clone func(S) S) (c S, ok bool) {
+	var none S
+	switch {
+	case a == none || a.isDead():
+		if b == none {
+			return a, true
+		}
+		return clone(b), true
+	case b == none || b.isDead():
+		return clone(a), true
+	}
+	return none, false
+}
