@@ -96,6 +96,20 @@ var defectOrder = map[uint32][]string{
 	0xC7:  {DefectLeak},
 }
 
+// wdfOrder refines the order for 0x10D WDF_VIOLATION by its subtype
+// (parameter 1), which names the broken framework rule.
+var wdfOrder = map[uint64][]string{
+	0x2: {DefectLock, DefectFramework},
+	0x3: {DefectUseAfterFree, DefectIRP, DefectFramework},
+	0x4: {DefectNullDeref, DefectFramework, DefectUnchecked},
+	0x5: {DefectFramework, DefectUseAfterFree},
+	0x6: {DefectIRP, DefectUseAfterFree, DefectFramework},
+	0x7: {DefectFramework, DefectUseAfterFree},
+	0xA: {DefectIRP, DefectFramework, DefectUseAfterFree},
+	0xE: {DefectLock, DefectIRQL, DefectFramework},
+	0xF: {DefectLock, DefectFramework},
+}
+
 // rankSource orders the source findings by their relevance to the crash:
 // a finding in the function the crash happened in first, then one in a
 // function of the culprit's other frames, then by how likely its kind of
@@ -125,6 +139,11 @@ func rankSource(r *Report, in []SourceFinding) []SourceFinding {
 	}
 	overrunSig := overrunSignature(r)
 	order := defectOrder[base]
+	if base == 0x10D && len(r.BugCheck.Parameters) > 0 {
+		if p1, ok := parseHex(r.BugCheck.Parameters[0]); ok && wdfOrder[p1] != nil {
+			order = wdfOrder[p1]
+		}
+	}
 	for i := range out {
 		f := &out[i]
 		var why []string

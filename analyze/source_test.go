@@ -10,6 +10,9 @@ func TestRankSource(t *testing.T) {
 	deprecated := SourceFinding{File: "f.c", Line: 53, Function: "DriverEntry", Rule: "BCL001", Severity: "warning", Defect: DefectUninitialised, BugChecks: []string{"0x50", "0x3b"}}
 	tag := SourceFinding{File: "f.c", Line: 42, Function: "FilterUnload", Rule: "BCL005", Severity: "warning", Defect: DefectPoolTag, BugChecks: []string{"0x19", "0xc2"}}
 	irql := SourceFinding{File: "f.c", Line: 70, Function: "DpcRoutine", Rule: "BCL010", Severity: "error", Defect: DefectIRQL, BugChecks: []string{"0xd1", "0xa", "0x50"}}
+	stopAck := SourceFinding{File: "q.c", Line: 12, Function: "EvtIoRead", Rule: "BCL044", Severity: "error", Defect: DefectFramework, BugChecks: []string{"0x10d", "0x9f"}}
+	lockHeld := SourceFinding{File: "q.c", Line: 30, Function: "EvtIoWrite", Rule: "BCL023", Severity: "error", Defect: DefectLock, BugChecks: []string{"0xc4", "0x10d"}}
+	afterComplete := SourceFinding{File: "q.c", Line: 44, Function: "EvtIoDeviceControl", Rule: "BCL040", Severity: "error", Defect: DefectUseAfterFree, BugChecks: []string{"0x50", "0x44", "0x10d"}}
 	pageWrite := &FaultingIP{Access: "write", EffectiveAddress: "0xffffc80a1b2c4000"}
 	tests := []struct {
 		name  string
@@ -30,6 +33,12 @@ func TestRankSource(t *testing.T) {
 		{"a culprit frame ranks above the rest", Report{BugCheck: BugCheck{Code: "0x50"}, Culprit: Culprit{Module: "acmefilt.sys"},
 			Frames: []StackFrame{{Module: "ntoskrnl.exe", Function: "nt!DriverEntry+0x10"}, {Module: "acmefilt.sys", Function: "acmefilt!DriverEntry+0x40"}}},
 			[]SourceFinding{overrun, tag, deprecated}, []string{"BCL001", "BCL028", "BCL005"}, "on the crashing stack", false},
+		{"0x10D subtype 0xE: a lock left held ranks first", Report{BugCheck: BugCheck{Code: "0x10d", Parameters: []string{"0xe", "0x2", "0x0", "0x0"}}},
+			[]SourceFinding{stopAck, lockHeld, afterComplete}, []string{"BCL023", "BCL044", "BCL040"}, "spin lock", false},
+		{"0x10D subtype 0x3: a request used after completion ranks first", Report{BugCheck: BugCheck{Code: "0x10d", Parameters: []string{"0x3", "0xffffe001", "0x1", "0x0"}}},
+			[]SourceFinding{stopAck, lockHeld, afterComplete}, []string{"BCL040", "BCL044", "BCL023"}, "freed", false},
+		{"0x10D without a known subtype prefers framework rules", Report{BugCheck: BugCheck{Code: "0x10d", Parameters: []string{"0x99"}}},
+			[]SourceFinding{lockHeld, afterComplete, stopAck}, []string{"BCL044", "BCL040", "BCL023"}, "KMDF", false},
 		{"the _M variant counts as the base code", Report{BugCheck: BugCheck{Code: "0x1000007e"}},
 			[]SourceFinding{tag, SourceFinding{Rule: "BCL002", Severity: "error", Defect: DefectNullDeref, BugChecks: []string{"0x3b", "0x7e"}}}, []string{"BCL002", "BCL005"}, "NULL pointer", false},
 	}
