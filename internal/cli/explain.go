@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bugcheck/bugcheck/bugcode"
+	"github.com/bugcheck/bugcheck/lint"
 )
 
 // parseCode accepts 0x50, 50, 0x00000050, 0x10000050 or a name such as
@@ -27,13 +28,20 @@ func parseCode(s string) (uint32, error) {
 func explainCmd(stdout io.Writer) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "explain CODE|NAME",
-		Short: "Explain a bug check code offline: name, parameters, meaning",
+		Use:   "explain CODE|NAME|RULE",
+		Short: "Explain a bug check code or a lint rule offline: name, parameters, meaning, fix",
 		Example: `  bugcheck explain 0x50
   bugcheck explain 50
-  bugcheck explain PAGE_FAULT_IN_NONPAGED_AREA`,
+  bugcheck explain PAGE_FAULT_IN_NONPAGED_AREA
+  bugcheck explain BCL040`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if r, ok := lint.RuleByID(strings.ToUpper(args[0])); ok && strings.HasPrefix(strings.ToUpper(args[0]), "BCL") {
+				return explainRule(stdout, r, asJSON)
+			}
+			if r, ok := lint.RuleByID(strings.ToLower(args[0])); ok {
+				return explainRule(stdout, r, asJSON)
+			}
 			code, err := parseCode(args[0])
 			if err != nil {
 				return err
@@ -51,7 +59,8 @@ func explainCmd(stdout io.Writer) *cobra.Command {
 					Summary    string   `json:"summary,omitempty"`
 					Parameters []string `json:"parameters"`
 					Causes     []string `json:"likely_causes"`
-				}{fmt.Sprintf("%#x", in.Code), in.Name, fmt.Sprintf("%#x", in.Base), in.Variant, in.Summary, in.Params[:], append([]string{}, in.Causes...)})
+					Rules      []string `json:"lint_rules"`
+				}{fmt.Sprintf("%#x", in.Code), in.Name, fmt.Sprintf("%#x", in.Base), in.Variant, in.Summary, in.Params[:], append([]string{}, in.Causes...), ruleIDs(rulesFor(in.Base))})
 			}
 			fmt.Fprintf(stdout, "Bug check 0x%08X %s\n", in.Code, in.Name)
 			if in.Variant {
@@ -73,9 +82,95 @@ func explainCmd(stdout io.Writer) *cobra.Command {
 					fmt.Fprintf(stdout, "    - %s\n", c)
 				}
 			}
+			if rs := rulesFor(in.Base); len(rs) > 0 {
+				fmt.Fprintln(stdout, "\n  Driver source defects that lead to it ('bugcheck lint', 'bugcheck explain RULE'):")
+				for _, r := range rs {
+					fmt.Fprintf(stdout, "    %s %s\n", r.ID, r.Name)
+				}
+			}
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "write JSON")
 	return c
+}
+
+// rulesFor lists the lint rules whose defects lead to the bug check.
+func rulesFor(code uint32) []lint.Rule {
+	var out []lint.Rule
+	for _, r := range lint.Rules() {
+		for _, c := range r.BugChecks {
+			if c == code {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func ruleIDs(rs []lint.Rule) []string {
+	ids := make([]string, 0, len(rs))
+	for _, r := range rs {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// ruleDoc is a lint rule as explain and lint --rules write it in JSON.
+type ruleDoc struct {
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Severity  string   `json:"severity"`
+	Summary   string   `json:"summary"`
+	Fix       string   `json:"fix"`
+	BugChecks []string `json:"bug_checks"`
+	CodeQL    []string `json:"codeql_queries,omitempty"`
+}
+
+func docOf(r lint.Rule) ruleDoc {
+	d := ruleDoc{ID: r.ID, Name: r.Name, Severity: r.Severity.String(), Summary: r.Summary, Fix: r.Fix, BugChecks: []string{}, CodeQL: r.CodeQL}
+	for _, c := range r.BugChecks {
+		d.BugChecks = append(d.BugChecks, fmt.Sprintf("0x%X %s", c, bugcode.Name(c)))
+	}
+	return d
+}
+
+// explainRule writes what a lint rule finds, why it crashes and the fix.
+func explainRule(w io.Writer, r lint.Rule, asJSON bool) error {
+	d := docOf(r)
+	if asJSON {
+		return writeJSON(w, d)
+	}
+	fmt.Fprintf(w, "Lint rule %s %s (%s)\n\n%s\n\n%s\n", d.ID, d.Name, d.Severity, wrapText(d.Summary, "  ", 100), wrapText("Fix: "+d.Fix, "  ", 100))
+	if len(d.BugChecks) > 0 {
+		fmt.Fprintln(w, "\n  Leads to:")
+		for _, b := range d.BugChecks {
+			fmt.Fprintf(w, "    %s\n", b)
+		}
+	}
+	if len(d.CodeQL) > 0 {
+		fmt.Fprintf(w, "\n  Microsoft CodeQL driver queries for the same defect: %s\n", strings.Join(d.CodeQL, ", "))
+	}
+	return nil
+}
+
+// wrapText breaks s into lines of at most width bytes (words longer than
+// that stay whole), each starting with indent.
+func wrapText(s, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for _, word := range strings.Fields(s) {
+		if len(line) > len(indent) && len(line)+1+len(word) > width {
+			b.WriteString(line)
+			b.WriteByte('\n')
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += word
+	}
+	b.WriteString(line)
+	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ import (
 
 func lintCmd(stdout, stderr io.Writer) *cobra.Command {
 	var format, failOn, parser string
+	var listRules bool
 	c := &cobra.Command{
 		Use:   "lint FILE|DIR...",
 		Short: "Review driver C sources for the defects that cause blue screens",
@@ -23,8 +25,11 @@ headers and reports the defects that end in bug checks: deprecated or unchecked 
 leaks, default or malformed pool tags, paged code or paged pool at DISPATCH_LEVEL, use after free,
 double free, spin locks left held, IRQLs not saved or restored, sizeof of a pointer, fixed-size
 buffers indexed or filled with an unchecked length, unprobed user pointers, a saved RegistryPath,
-UserMode waits on stack events, pending IRPs returned with another status and dropped IoCallDriver
-statuses. Each finding gives the rule, the bug checks it leads to and the fix.
+UserMode waits on stack events, pending IRPs returned with another status, dropped IoCallDriver
+statuses, unexamined results, requests and IRPs used after completion, reference counts read after
+the release, IRQL changes without annotations and KMDF framework misuse. Each finding gives the
+rule, the bug checks it leads to and the fix. --rules lists the rules; 'bugcheck explain BCL040'
+explains one.
 
 To tie findings to a crash, give the driver's sources to analyze: bugcheck analyze --source DIR DUMP.
 
@@ -32,8 +37,16 @@ Exit status: 0 when no finding reaches --fail-on, 1 when one does (or a file cou
 2 for a usage error.`,
 		Example: `  bugcheck lint driver/
   bugcheck lint --format sarif --fail-on error src/*.c > lint.sarif`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if listRules {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.MinimumNArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if listRules {
+				return writeRules(stdout, format)
+			}
 			threshold, err := lint.ParseSeverity(failOn)
 			if err != nil {
 				return err
@@ -92,6 +105,7 @@ Exit status: 0 when no finding reaches --fail-on, 1 when one does (or a file cou
 		},
 	}
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or sarif (SARIF 2.1.0)")
+	c.Flags().BoolVar(&listRules, "rules", false, "list the rules (text, or --format json) instead of linting")
 	c.Flags().StringVar(&parser, "parser", csrc.DefaultFrontEnd, "C front end: go (built in) or tree-sitter (cgo builds only)")
 	c.Flags().StringVar(&failOn, "fail-on", "warning", "exit 1 when a finding has this severity or higher: info, warning or error")
 	return c
@@ -129,4 +143,31 @@ func reviewSource(paths []string, stderr io.Writer) ([]analyze.SourceFinding, er
 		}
 	}
 	return out, nil
+}
+
+// writeRules lists every lint rule: ID, severity, name and the bug checks
+// it leads to, or their full descriptions in JSON.
+func writeRules(w io.Writer, format string) error {
+	rules := lint.Rules()
+	switch format {
+	case "json":
+		docs := make([]ruleDoc, 0, len(rules))
+		for _, r := range rules {
+			docs = append(docs, docOf(r))
+		}
+		return writeJSON(w, docs)
+	case "text":
+	default:
+		return fmt.Errorf("--rules writes text or json, not %q", format)
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "RULE\tSEVERITY\tNAME\tLEADS TO")
+	for _, r := range rules {
+		codes := make([]string, 0, len(r.BugChecks))
+		for _, c := range r.BugChecks {
+			codes = append(codes, fmt.Sprintf("0x%X", c))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.Name, strings.Join(codes, " "))
+	}
+	return tw.Flush()
 }

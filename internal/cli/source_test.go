@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,5 +79,45 @@ func TestLintDefectKinds(t *testing.T) {
 		if d := lint.DefectOf(r.ID); !known[d] || d == analyze.DefectOther {
 			t.Errorf("%s: defect kind %q", r.ID, d)
 		}
+	}
+}
+
+func TestExplainRuleAndRuleList(t *testing.T) {
+	code, out, errs := run("explain", "bcl040")
+	if code != 0 || !strings.HasPrefix(out, "Lint rule BCL040 request-used-after-completion (error)") ||
+		!strings.Contains(out, "0x44 MULTIPLE_IRP_COMPLETE_REQUESTS") || !strings.Contains(out, "  Fix: Read everything") {
+		t.Errorf("explain bcl040: exit %d, %q %q", code, out, errs)
+	}
+	code, out, _ = run("explain", "--json", "refcount-read-after-release")
+	var doc struct {
+		ID        string   `json:"id"`
+		BugChecks []string `json:"bug_checks"`
+		CodeQL    []string `json:"codeql_queries"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 || doc.ID != "BCL038" ||
+		doc.BugChecks[0] != "0x50 PAGE_FAULT_IN_NONPAGED_AREA" || doc.CodeQL[0] != "MultithreadedAVCondition" {
+		t.Errorf("explain --json rule: exit %d, %v, %+v", code, err, doc)
+	}
+	code, out, _ = run("explain", "--json", "0x10d")
+	var bc struct {
+		Rules []string `json:"lint_rules"`
+	}
+	if err := json.Unmarshal([]byte(out), &bc); err != nil || code != 0 || !slices.Contains(bc.Rules, "BCL044") || slices.Contains(bc.Rules, "BCL001") {
+		t.Errorf("explain 0x10d lint_rules = %v (%v)", bc.Rules, err)
+	}
+
+	code, out, _ = run("lint", "--rules")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != len(lint.Rules())+1 || !strings.HasPrefix(lines[0], "RULE") ||
+		!strings.Contains(out, "BCL044  error     stop-acknowledge-outside-evtiostop") {
+		t.Errorf("lint --rules: exit %d, %d lines:\n%s", code, len(lines), out)
+	}
+	code, out, _ = run("lint", "--rules", "--format", "json")
+	var docs []struct{ ID, Severity string }
+	if err := json.Unmarshal([]byte(out), &docs); err != nil || code != 0 || len(docs) != len(lint.Rules()) || docs[0].ID != "BCL001" {
+		t.Errorf("lint --rules --format json: exit %d, %v, %d rules", code, err, len(docs))
+	}
+	if code, _, _ := run("lint", "--rules", "x.c"); code != ExitUsage {
+		t.Errorf("lint --rules with a file: exit %d, want usage error", code)
 	}
 }
