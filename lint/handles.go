@@ -73,16 +73,17 @@ type hstate struct {
 	ctl     map[string]handleFact // control devices created, not finished (some path)
 	ctlInit map[string]bool       // WDFDEVICE_INITs from WdfControlDeviceInitAllocate
 	routine map[string]bool       // IRPs given a completion routine
+	cancel  map[string]handleFact // requests marked cancelable (every path)
 }
 
 func newHState() *hstate {
 	return &hstate{ended: map[string]handleFact{}, from: map[string]string{}, ctl: map[string]handleFact{},
-		ctlInit: map[string]bool{}, routine: map[string]bool{}}
+		ctlInit: map[string]bool{}, routine: map[string]bool{}, cancel: map[string]handleFact{}}
 }
 
 func (s *hstate) clone() *hstate {
 	return &hstate{dead: s.dead, ended: cloneMap(s.ended), from: cloneMap(s.from), ctl: cloneMap(s.ctl),
-		ctlInit: cloneMap(s.ctlInit), routine: cloneMap(s.routine)}
+		ctlInit: cloneMap(s.ctlInit), routine: cloneMap(s.routine), cancel: cloneMap(s.cancel)}
 }
 
 // hmerge joins two paths: a handle stays ended only when it is ended on
@@ -92,17 +93,8 @@ func hmerge(a, b *hstate) *hstate {
 		return c
 	}
 	c := a.clone()
-	for k, fa := range a.ended {
-		fb, ok := b.ended[k]
-		if !ok {
-			delete(c.ended, k)
-			continue
-		}
-		if fa.guard == "" {
-			fa.guard = fb.guard
-		}
-		c.ended[k] = fa
-	}
+	intersect(c.ended, a.ended, b.ended)
+	intersect(c.cancel, a.cancel, b.cancel)
 	for k, v := range b.from {
 		if _, ok := c.from[k]; !ok {
 			c.from[k] = v
@@ -122,6 +114,21 @@ func hmerge(a, b *hstate) *hstate {
 	return c
 }
 
+// intersect keeps in c (a copy of a) the facts that hold on both paths.
+func intersect(c, a, b map[string]handleFact) {
+	for k, fa := range a {
+		fb, ok := b[k]
+		if !ok {
+			delete(c, k)
+			continue
+		}
+		if fa.guard == "" {
+			fa.guard = fb.guard
+		}
+		c[k] = fa
+	}
+}
+
 // hwalker runs the handle analysis of one function.
 type hwalker struct {
 	paths[*hstate]
@@ -135,7 +142,9 @@ type hwalker struct {
 func (c *checker) checkHandles(fn *csrc.Func) {
 	relevant := false
 	for _, call := range fn.Calls() {
-		if _, ok := enders[call.Callee()]; ok {
+		_, ends := enders[call.Callee()]
+		_, cancels := cancelOps[call.Callee()]
+		if ends || cancels {
 			relevant = true
 			break
 		}
@@ -274,14 +283,11 @@ func (w *hwalker) cond(e *csrc.Expr, st *hstate) (*hstate, *hstate) {
 	if !success {
 		fail = t
 	}
-	for k, v := range fail.ended {
-		if v.guard == key {
-			delete(fail.ended, k)
-		}
-	}
-	for k, v := range fail.ctl {
-		if v.guard == key {
-			delete(fail.ctl, k)
+	for _, m := range []map[string]handleFact{fail.ended, fail.ctl, fail.cancel} {
+		for k, v := range m {
+			if v.guard == key {
+				delete(m, k)
+			}
 		}
 	}
 	return t, f
@@ -385,6 +391,7 @@ func (st *hstate) forget(k string) {
 	delete(st.from, k)
 	delete(st.ctlInit, k)
 	delete(st.routine, k)
+	delete(st.cancel, k)
 	for d, of := range st.from {
 		if of == k {
 			delete(st.from, d)
@@ -522,14 +529,16 @@ func (w *hwalker) call(e *csrc.Expr, st *hstate, guard string, depth int) {
 			delete(st.ctl, k)
 		}
 	}
+	w.cancelable(e, name, st, guard)
 	en, ok := enders[name]
 	if !ok {
-		// A control device passed to anything but the framework may be
-		// finished there.
+		// A control device or a cancelable request passed to anything but
+		// the framework may be finished or unmarked there.
 		if !strings.HasPrefix(name, "Wdf") {
 			for _, a := range e.Args {
 				if k := a.Key(); k != "" {
 					delete(st.ctl, k)
+					delete(st.cancel, k)
 				}
 			}
 		}
@@ -568,6 +577,47 @@ func (w *hwalker) call(e *csrc.Expr, st *hstate, guard string, depth int) {
 			if _, already := st.ended[d]; !already {
 				st.ended[d] = handleFact{at: e, of: k, guard: guard}
 			}
+		}
+	}
+}
+
+// cancelOps are the framework calls that change or need a request's
+// cancelable state: -1 marks it, 0 unmarks it, 1 needs it not cancelable.
+var cancelOps = map[string]int{
+	"WdfRequestMarkCancelable": -1, "WdfRequestMarkCancelableEx": -1, "WdfRequestUnmarkCancelable": 0,
+	"WdfRequestComplete": 1, "WdfRequestCompleteWithInformation": 1, "WdfRequestCompleteWithPriorityBoost": 1,
+	"WdfRequestForwardToIoQueue": 1, "WdfRequestForwardToParentDeviceIoQueue": 1, "WdfRequestRequeue": 1,
+}
+
+// cancelable follows WdfRequestMarkCancelable: a request marked twice, or
+// completed or requeued while still marked, breaks the framework's cancel
+// bookkeeping (the cancel routine may complete it too).
+func (w *hwalker) cancelable(e *csrc.Expr, name string, st *hstate, guard string) {
+	op, ok := cancelOps[name]
+	if !ok {
+		return
+	}
+	k := e.Arg(0).Key()
+	if k == "" {
+		return
+	}
+	prev, marked := st.cancel[k]
+	switch op {
+	case -1:
+		if marked {
+			w.c.report(RuleCancelableMisuse, w.fn, e.Pos, "%s is marked cancelable again by %s; %s on line %d already did, with no WdfRequestUnmarkCancelable in between", k, name, prev.at.Callee(), prev.at.Pos.Line)
+		}
+		g := ""
+		if name == "WdfRequestMarkCancelableEx" {
+			g = guard // it fails (and does not mark) when the request is already canceled
+		}
+		st.cancel[k] = handleFact{at: e, guard: g}
+	case 0:
+		delete(st.cancel, k)
+	case 1:
+		if marked {
+			delete(st.cancel, k)
+			w.c.report(RuleCancelableMisuse, w.fn, e.Pos, "%s hands on %s while it is still marked cancelable (%s on line %d): call WdfRequestUnmarkCancelable first, and leave the request to the cancel routine when that returns STATUS_CANCELLED", name, k, prev.at.Callee(), prev.at.Pos.Line)
 		}
 	}
 }

@@ -312,3 +312,60 @@ VOID OnStop(WDFQUEUE Queue, WDFREQUEST Request, ULONG ActionFlags)
 		})
 	}
 }
+
+func TestCancelableRequests(t *testing.T) {
+	for _, tc := range []struct {
+		name, src, want string
+	}{
+		{"completed while cancelable", `
+VOID Read(WDFQUEUE q, WDFREQUEST Request, size_t n)
+{
+    WdfRequestMarkCancelable(Request, OnCancel);
+    if (Ready()) {
+        WdfRequestComplete(Request, STATUS_SUCCESS);
+    }
+}`, "BCL045@6"},
+		{"unmarked before completion", `
+VOID Done(WDFREQUEST Request)
+{
+    WdfRequestMarkCancelable(Request, OnCancel);
+    Wait();
+    if (WdfRequestUnmarkCancelable(Request) != STATUS_CANCELLED) {
+        WdfRequestComplete(Request, STATUS_SUCCESS);
+    }
+}`, ""},
+		{"marked twice", `
+VOID Read(WDFQUEUE q, WDFREQUEST Request, size_t n)
+{
+    WdfRequestMarkCancelable(Request, OnCancel);
+    WdfRequestMarkCancelable(Request, OnCancel);
+}`, "BCL045@5"},
+		{"MarkCancelableEx failure completes the request", `
+VOID Read(WDFQUEUE q, WDFREQUEST Request, size_t n)
+{
+    NTSTATUS status = WdfRequestMarkCancelableEx(Request, OnCancel);
+    if (!NT_SUCCESS(status)) {
+        WdfRequestCompleteWithInformation(Request, status, 0);
+    }
+}`, ""},
+		{"requeued while cancelable", `
+VOID Read(WDFQUEUE q, WDFREQUEST Request, size_t n)
+{
+    WdfRequestMarkCancelable(Request, OnCancel);
+    WdfRequestForwardToIoQueue(Request, Other);
+}`, "BCL045@5"},
+		{"handed to a helper that may unmark it", `
+VOID Read(WDFQUEUE q, WDFREQUEST Request, size_t n)
+{
+    WdfRequestMarkCancelable(Request, OnCancel);
+    FinishRequest(Request);
+    WdfRequestComplete(Request, STATUS_SUCCESS);
+}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := onlyRules(lintSrc(t, tc.src), RuleCancelableMisuse); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

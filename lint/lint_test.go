@@ -383,7 +383,7 @@ func TestRulesComplete(t *testing.T) {
 			}
 		}
 	}
-	if len(seen) != 36 {
+	if len(seen) != 37 {
 		t.Errorf("%d rules", len(seen))
 	}
 	for id := range seen {

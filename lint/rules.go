@@ -105,6 +105,7 @@ const (
 	RuleDriverNotCreated      = "BCL042"
 	RuleControlNotFinished    = "BCL043"
 	RuleStopAckOutsideStop    = "BCL044"
+	RuleCancelableMisuse      = "BCL045"
 )
 
 var rules = []Rule{
@@ -252,6 +253,10 @@ var rules = []Rule{
 		"WdfRequestStopAcknowledge is called outside EvtIoStop, for a request the framework did not ask to stop: the framework's power-down bookkeeping for the queue goes wrong, and KMDF Verifier stops the machine (StopAckWithinEvtIoStop rule).",
 		"Call WdfRequestStopAcknowledge only from the queue's EvtIoStop callback (or for a request EvtIoStop was given); in other callbacks complete, forward or requeue the request.",
 		[]uint32{0x10D, 0x9F}, nil},
+	{RuleCancelableMisuse, "cancelable-request-mishandled", Error,
+		"A request marked cancelable (WdfRequestMarkCancelable) is completed, forwarded or requeued without WdfRequestUnmarkCancelable first, or is marked cancelable a second time: the framework still has the cancel routine armed, so a cancellation completes the request again or runs the routine on a request that is gone (KMDF Verifier's MarkCancOnCancReq and CompleteCanceledReq rules).",
+		"Call WdfRequestUnmarkCancelable before completing or handing on a request marked cancelable, and when it returns STATUS_CANCELLED leave the request to the cancel routine; mark a request cancelable only once.",
+		[]uint32{0x10D, 0x44, 0x50}, nil},
 }
 
 // ruleDefects classifies each rule's defect for ranking findings against
@@ -267,7 +272,7 @@ var ruleDefects = map[string]string{
 	RuleBufferBound: "overrun", RuleIrqlNotSaved: "lock", RuleIrqlNotRestored: "lock", RuleCancelIrql: "lock",
 	RuleWaitLocal: "wait", RulePendingStatus: "irp", RuleLowerStatus: "irp", RuleResultIgnored: "unchecked-result",
 	RuleIrqlNotAnnotated: "irql", RuleRefCountRace: "use-after-free", RuleRequestAfterComplete: "use-after-free", RuleDeviceInitAfterCreate: "null-deref", RuleDriverNotCreated: "framework",
-	RuleControlNotFinished: "framework", RuleStopAckOutsideStop: "framework",
+	RuleControlNotFinished: "framework", RuleStopAckOutsideStop: "framework", RuleCancelableMisuse: "framework",
 }
 
 // DefectOf returns the kind of defect a rule finds: overrun,
