@@ -221,7 +221,7 @@ func TestCulpritRules(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := &dumpwriter.Triage{Arch: cpuctx.ArchX64, Build: 19045, Processors: 2, BugCheck: c.code, Params: c.params,
+			d := &dumpwriter.Triage{Header: dumpwriter.Header{Arch: cpuctx.ArchX64, Build: 19045, Processors: 2, BugCheck: c.code, Params: c.params},
 				Modules: mods, TopOfStack: 0xfffff8027a55d000, Stack: c.stack,
 				Unloaded: []dumpwriter.Unloaded{{Name: "gone.sys", Start: nt + 0x300000, End: nt + 0x310000}}}
 			b, err := d.Bytes()
@@ -274,8 +274,8 @@ func TestArchitectures(t *testing.T) {
 			cxrAt := uint64(0x100)
 			copy(stack[cxrAt:], ctx.Bytes())
 			top := c.regs["esp"] + c.regs["sp"]
-			d := &dumpwriter.Triage{Arch: c.arch, Build: 22621, Processors: 2, BugCheck: 0x7e,
-				Params:     [4]uint64{0xc0000005, ip, 0, top + cxrAt},
+			d := &dumpwriter.Triage{Header: dumpwriter.Header{Arch: c.arch, Build: 22621, Processors: 2, BugCheck: 0x7e,
+				Params: [4]uint64{0xc0000005, ip, 0, top + cxrAt}},
 				Modules:    []dumpwriter.Module{{Path: `\SystemRoot\System32\drivers\v.sys`, Base: base, Size: 0x10000}},
 				TopOfStack: top, Stack: stack,
 				Blocks: []dumpwriter.Block{{Addr: ip, Data: c.code}}}
@@ -318,7 +318,7 @@ func BenchmarkAnalyzeCorpus(b *testing.B) {
 func FuzzAnalyze(f *testing.F) {
 	f.Add(sample.Bytes())
 	for _, arch := range []cpuctx.Arch{cpuctx.ArchX86, cpuctx.ArchARM64} {
-		d := &dumpwriter.Triage{Arch: arch, Build: 22621, BugCheck: 0x7e, Params: [4]uint64{0xc0000005, 0x1000, 0x2000, 0x2100},
+		d := &dumpwriter.Triage{Header: dumpwriter.Header{Arch: arch, Build: 22621, BugCheck: 0x7e, Params: [4]uint64{0xc0000005, 0x1000, 0x2000, 0x2100}},
 			Modules:    []dumpwriter.Module{{Path: `\SystemRoot\x.sys`, Base: 0x1000, Size: 0x1000}},
 			TopOfStack: 0x2000, Stack: make([]byte, 0x800), Blocks: []dumpwriter.Block{{Addr: 0x1000, Data: []byte{0x8b, 0x46, 0x04, 0, 0x20, 0x08, 0x40, 0xf9}}}}
 		if b, err := d.Bytes(); err == nil {
@@ -352,7 +352,7 @@ func TestKnowledgeComplete(t *testing.T) {
 		0x119, 0x124, 0x133, 0x139, 0x13a, 0x154, 0x15f, 0x160, 0x18b, 0x1c8, 0xdeaddead,
 		0x3f, 0x44, 0x4a, 0x76, 0x7b, 0x9e, 0xa5, 0xc7, 0xcb, 0xe6, 0xed, 0xf5, 0xfe, 0x113, 0x12b, 0x144}
 	for _, code := range deep {
-		d := &dumpwriter.Triage{Arch: cpuctx.ArchX64, Build: 19045, Processors: 2, BugCheck: code,
+		d := &dumpwriter.Triage{Header: dumpwriter.Header{Arch: cpuctx.ArchX64, Build: 19045, Processors: 2, BugCheck: code},
 			Modules:    []dumpwriter.Module{{Path: `\SystemRoot\system32\ntoskrnl.exe`, Base: 0xfffff80270a00000, Size: 0x100000}},
 			TopOfStack: 0xfffff8027a55d000, Stack: make([]byte, 0x100)}
 		b, err := d.Bytes()
@@ -456,7 +456,7 @@ func TestParameterDecoders(t *testing.T) {
 		{0x7f, 19041, cpuctx.ArchX64, [4]uint64{8, 0, 0, 0}, 0, "double fault (almost always a kernel stack overflow)"},
 	}
 	for _, c := range cases {
-		d := &dumpwriter.Triage{Arch: c.arch, Build: c.build, Processors: 1, BugCheck: c.code, Params: c.params}
+		d := &dumpwriter.Triage{Header: dumpwriter.Header{Arch: c.arch, Build: c.build, Processors: 1, BugCheck: c.code, Params: c.params}}
 		b, err := d.Bytes()
 		if err != nil {
 			t.Fatal(err)

@@ -104,8 +104,8 @@ func TestUnwindArchitectures(t *testing.T) {
 		for off, v := range c.stack(c.base, c.top) {
 			binary.LittleEndian.PutUint64(stack[off:], v)
 		}
-		d := &dumpwriter.Triage{Arch: c.arch, Build: 22621, Processors: 2, BugCheck: 0x7e,
-			Params:     [4]uint64{0xc0000005, ip, 0, c.top + cxrAt},
+		d := &dumpwriter.Triage{Header: dumpwriter.Header{Arch: c.arch, Build: 22621, Processors: 2, BugCheck: 0x7e,
+			Params: [4]uint64{0xc0000005, ip, 0, c.top + cxrAt}},
 			Modules:    []dumpwriter.Module{{Path: `\SystemRoot\System32\drivers\v.sys`, Base: c.base, Size: 0x10000}},
 			TopOfStack: c.top, Stack: stack}
 		b, err := d.Bytes()

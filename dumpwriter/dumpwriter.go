@@ -47,36 +47,64 @@ type Block struct {
 	Data []byte
 }
 
+// Header holds the dump header fields that every kind of dump sets: the
+// machine, the Windows version and the crash. Triage and MemoryDump embed it.
+type Header struct {
+	// Arch selects the header layout: PAGEDU64 for x64 and ARM64, PAGEDUMP
+	// for x86; it also sets MachineImageType.
+	Arch cpuctx.Arch
+	// MajorVersion is 0xf for a free build (the default) or 0xc for a
+	// checked build.
+	MajorVersion uint32
+	// Build is the MinorVersion field, the Windows build number, e.g. 19041.
+	Build uint32
+	// Processors is the number of processors.
+	Processors uint32
+	// ProductType is the product type; the default is 1 (workstation).
+	ProductType uint32
+	// SuiteMask is the product suite mask.
+	SuiteMask uint32
+	// BugCheck is the bug check code.
+	BugCheck uint32
+	// Params are the four bug check parameters; 32-bit dumps keep their low
+	// halves.
+	Params [4]uint64
+	// Time is the time of the crash (SystemTime).
+	Time time.Time
+	// Uptime is the time since boot (SystemUpTime).
+	Uptime time.Duration
+	// Context is the header's context record; nil writes an empty full
+	// context of Arch.
+	Context *cpuctx.Context
+	// Exception is the header's exception record.
+	Exception kdump.ExceptionRecord
+	// DirectoryTableBase is the physical address of the kernel's top-level
+	// page table.
+	DirectoryTableBase uint64
+	// PfnDataBase is the address of the page frame number database.
+	PfnDataBase uint64
+	// PsLoadedModuleList is the address of the loaded module list's head.
+	PsLoadedModuleList uint64
+	// PsActiveProcessHead is the address of the process list's head.
+	PsActiveProcessHead uint64
+	// KdDebuggerDataBlock is the address of the KDBG debugger data block.
+	KdDebuggerDataBlock uint64
+}
+
 // Triage describes a small memory dump to write.
 type Triage struct {
-	Arch                cpuctx.Arch
-	MajorVersion        uint32 // default 0xf (free build)
-	Build               uint32 // MinorVersion, e.g. 19041
-	ServicePackBuild    uint32
-	Processors          uint32
-	ProductType         uint32 // default 1 (workstation)
-	SuiteMask           uint32
-	BugCheck            uint32
-	Params              [4]uint64
-	Time                time.Time
-	Uptime              time.Duration
-	Context             *cpuctx.Context       // the header's context record
-	Exception           kdump.ExceptionRecord // the header's exception record
-	DirectoryTableBase  uint64
-	PfnDataBase         uint64
-	PsLoadedModuleList  uint64
-	PsActiveProcessHead uint64
-	KdDebuggerDataBlock uint64
-	Modules             []Module
-	Unloaded            []Unloaded
-	TopOfStack          uint64 // address of Stack[0]
-	Stack               []byte
-	Prcb                []byte
-	Process             []byte
-	Thread              []byte
-	DebuggerData        []byte // placed at KdDebuggerDataBlock
-	Blocks              []Block
-	OmitValidMarker     bool // leave out the TRGD marker, as an unfinished dump would
+	Header
+	ServicePackBuild uint32 // the triage block's ServicePackBuild
+	Modules          []Module
+	Unloaded         []Unloaded
+	TopOfStack       uint64 // address of Stack[0]
+	Stack            []byte
+	Prcb             []byte
+	Process          []byte
+	Thread           []byte
+	DebuggerData     []byte // placed at KdDebuggerDataBlock
+	Blocks           []Block
+	OmitValidMarker  bool // leave out the TRGD marker, as an unfinished dump would
 }
 
 // Bytes lays the dump out and returns its bytes.
@@ -235,15 +263,10 @@ func (t *Triage) Bytes() ([]byte, error) {
 // header fills in the dump header and points the triage block at the
 // header's context and exception records.
 func (t *Triage) header(w *buf, is64 bool, machine uint32, triOff int) {
-	h := headerFields{
-		arch: t.Arch, machine: machine, major: t.MajorVersion, build: t.Build, processors: t.Processors,
-		product: t.ProductType, suite: t.SuiteMask, bugCheck: t.BugCheck, params: t.Params,
-		time: t.Time, uptime: t.Uptime, context: t.Context, exception: t.Exception,
-		dtb: t.DirectoryTableBase, pfnDB: t.PfnDataBase, psLoaded: t.PsLoadedModuleList,
-		psActive: t.PsActiveProcessHead, kdbg: t.KdDebuggerDataBlock,
-		pae: true, dumpType: kdump.DumpTypeTriage, required: uint64(len(w.b)), miniDumpFields: 0xcff,
-	}
-	h.write(w)
+	t.Header.write(w, headerExtra{
+		machine: machine, pae: true, dumpType: kdump.DumpTypeTriage,
+		required: uint64(len(w.b)), miniDumpFields: 0xcff,
+	})
 	if is64 {
 		w.u32(triOff+4*3, 0x348)
 		w.u32(triOff+4*4, 0xf00)
@@ -253,104 +276,97 @@ func (t *Triage) header(w *buf, is64 bool, machine uint32, triOff int) {
 	w.u32(triOff+4*4, 0x7d0)
 }
 
-// headerFields are the dump header fields every dump type sets.
-type headerFields struct {
-	arch                                              cpuctx.Arch
-	machine, major, build, processors, product, suite uint32
-	bugCheck                                          uint32
-	params                                            [4]uint64
-	time                                              time.Time
-	uptime                                            time.Duration
-	context                                           *cpuctx.Context
-	exception                                         kdump.ExceptionRecord
-	dtb, pfnDB, psLoaded, psActive, kdbg              uint64
-	pae                                               bool // 32-bit headers only
-	dumpType                                          kdump.DumpType
-	required                                          uint64 // RequiredDumpSpace: the size of the file
-	miniDumpFields                                    uint32 // 0 leaves the filler
-	physMem                                           []byte // PHYSICAL_MEMORY_DESCRIPTOR; nil leaves the filler
+// headerExtra are the dump header fields that depend on the kind of dump,
+// beyond those in Header.
+type headerExtra struct {
+	machine        uint32
+	pae            bool // 32-bit headers only
+	dumpType       kdump.DumpType
+	required       uint64 // RequiredDumpSpace: the size of the file
+	miniDumpFields uint32 // 0 leaves the filler
+	physMem        []byte // PHYSICAL_MEMORY_DESCRIPTOR; nil leaves the filler
 }
 
 // write fills in the header at the start of w, which already holds the
 // header's size of "PAGE" filler.
-func (h *headerFields) write(w *buf) {
-	major := h.major
+func (h *Header) write(w *buf, x headerExtra) {
+	major := h.MajorVersion
 	if major == 0 {
 		major = 0xf
 	}
-	product := h.product
+	product := h.ProductType
 	if product == 0 {
 		product = 1
 	}
-	ctx := h.context
+	ctx := h.Context
 	if ctx == nil {
-		ctx = &cpuctx.Context{Arch: h.arch, Flags: cpuctx.Full(h.arch)}
+		ctx = &cpuctx.Context{Arch: h.Arch, Flags: cpuctx.Full(h.Arch)}
 	}
-	ft := kdump.ToFileTime(h.time)
-	up := uint64(h.uptime / 100)
+	ft := kdump.ToFileTime(h.Time)
+	up := uint64(h.Uptime / 100)
 	copy(w.b, "PAGE")
-	if h.arch != cpuctx.ArchX86 {
+	if h.Arch != cpuctx.ArchX86 {
 		copy(w.b[4:], "DU64")
 		w.u32(0x08, major)
-		w.u32(0x0c, h.build)
-		w.u64(0x10, h.dtb)
-		w.u64(0x18, h.pfnDB)
-		w.u64(0x20, h.psLoaded)
-		w.u64(0x28, h.psActive)
-		w.u32(0x30, h.machine)
-		w.u32(0x34, h.processors)
-		w.u32(0x38, h.bugCheck)
+		w.u32(0x0c, h.Build)
+		w.u64(0x10, h.DirectoryTableBase)
+		w.u64(0x18, h.PfnDataBase)
+		w.u64(0x20, h.PsLoadedModuleList)
+		w.u64(0x28, h.PsActiveProcessHead)
+		w.u32(0x30, x.machine)
+		w.u32(0x34, h.Processors)
+		w.u32(0x38, h.BugCheck)
 		w.u32(0x3c, 0)
-		for i, p := range h.params {
+		for i, p := range h.Params {
 			w.u64(0x40+8*i, p)
 		}
-		w.u64(0x80, h.kdbg)
-		copy(w.b[0x88:0x88+700], h.physMem)
+		w.u64(0x80, h.KdDebuggerDataBlock)
+		copy(w.b[0x88:0x88+700], x.physMem)
 		copy(w.b[0x348:0x348+3000], ctx.Bytes())
-		copy(w.b[0xf00:], h.exception.Bytes(true))
-		w.u32(0xf98, uint32(h.dumpType))
+		copy(w.b[0xf00:], h.Exception.Bytes(true))
+		w.u32(0xf98, uint32(x.dumpType))
 		w.u32(0xf9c, 0)
-		w.u64(0xfa0, h.required)
+		w.u64(0xfa0, x.required)
 		w.u64(0xfa8, ft)
 		w.u64(0x1030, up)
-		if h.miniDumpFields != 0 {
-			w.u32(0x1038, h.miniDumpFields)
+		if x.miniDumpFields != 0 {
+			w.u32(0x1038, x.miniDumpFields)
 		}
 		w.u32(0x1040, product)
-		w.u32(0x1044, h.suite)
+		w.u32(0x1044, h.SuiteMask)
 		w.u32(0x1048, 0)
 		w.b[0x104c], w.b[0x104d] = 0, 0
 		return
 	}
 	copy(w.b[4:], "DUMP")
 	w.u32(0x08, major)
-	w.u32(0x0c, h.build)
-	w.u32(0x10, uint32(h.dtb))
-	w.u32(0x14, uint32(h.pfnDB))
-	w.u32(0x18, uint32(h.psLoaded))
-	w.u32(0x1c, uint32(h.psActive))
-	w.u32(0x20, h.machine)
-	w.u32(0x24, h.processors)
-	w.u32(0x28, h.bugCheck)
-	for i, p := range h.params {
+	w.u32(0x0c, h.Build)
+	w.u32(0x10, uint32(h.DirectoryTableBase))
+	w.u32(0x14, uint32(h.PfnDataBase))
+	w.u32(0x18, uint32(h.PsLoadedModuleList))
+	w.u32(0x1c, uint32(h.PsActiveProcessHead))
+	w.u32(0x20, x.machine)
+	w.u32(0x24, h.Processors)
+	w.u32(0x28, h.BugCheck)
+	for i, p := range h.Params {
 		w.u32(0x2c+4*i, uint32(p))
 	}
 	w.b[0x5c], w.b[0x5d] = 0, 0
-	if h.pae {
+	if x.pae {
 		w.b[0x5c] = 1
 	}
-	w.u32(0x60, uint32(h.kdbg))
-	copy(w.b[0x64:0x64+700], h.physMem)
+	w.u32(0x60, uint32(h.KdDebuggerDataBlock))
+	copy(w.b[0x64:0x64+700], x.physMem)
 	copy(w.b[0x320:0x320+1200], ctx.Bytes())
-	copy(w.b[0x7d0:], h.exception.Bytes(false))
-	w.u32(0xf88, uint32(h.dumpType))
-	if h.miniDumpFields != 0 {
-		w.u32(0xf8c, h.miniDumpFields)
+	copy(w.b[0x7d0:], h.Exception.Bytes(false))
+	w.u32(0xf88, uint32(x.dumpType))
+	if x.miniDumpFields != 0 {
+		w.u32(0xf8c, x.miniDumpFields)
 	}
 	w.u32(0xf94, product)
-	w.u32(0xf98, h.suite)
+	w.u32(0xf98, h.SuiteMask)
 	w.u32(0xf9c, 0)
-	w.u64(0xfa0, h.required)
+	w.u64(0xfa0, x.required)
 	w.u64(0xfb8, up)
 	w.u64(0xfc0, ft)
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/bugcheck/bugcheck/cpuctx"
 	"github.com/bugcheck/bugcheck/kdump"
@@ -35,24 +34,8 @@ const (
 // given sparsely; every captured page without content is written as zeros,
 // so a description of a 32 GB machine stays small.
 type MemoryDump struct {
-	Arch                cpuctx.Arch
-	MajorVersion        uint32 // default 0xf (free build)
-	Build               uint32 // MinorVersion, e.g. 19041
-	Processors          uint32
-	ProductType         uint32 // default 1 (workstation)
-	SuiteMask           uint32
-	BugCheck            uint32
-	Params              [4]uint64
-	Time                time.Time
-	Uptime              time.Duration
-	Context             *cpuctx.Context       // the header's context record
-	Exception           kdump.ExceptionRecord // the header's exception record
-	DirectoryTableBase  uint64
-	PfnDataBase         uint64
-	PsLoadedModuleList  uint64
-	PsActiveProcessHead uint64
-	KdDebuggerDataBlock uint64
-	PAE                 bool // 32-bit dumps: the PaeEnabled flag
+	Header
+	PAE bool // 32-bit dumps: the PaeEnabled flag
 
 	Layout   Layout
 	DumpType kdump.DumpType // default DumpTypeFull or DumpTypeBitmapFull by Layout; bitmaps may use DumpTypeBitmapKernel
@@ -235,15 +218,7 @@ func (p *memPlan) head() []byte {
 			dt = kdump.DumpTypeBitmapFull
 		}
 	}
-	h := headerFields{
-		arch: d.Arch, machine: p.machine, major: d.MajorVersion, build: d.Build, processors: d.Processors,
-		product: d.ProductType, suite: d.SuiteMask, bugCheck: d.BugCheck, params: d.Params,
-		time: d.Time, uptime: d.Uptime, context: d.Context, exception: d.Exception,
-		dtb: d.DirectoryTableBase, pfnDB: d.PfnDataBase, psLoaded: d.PsLoadedModuleList,
-		psActive: d.PsActiveProcessHead, kdbg: d.KdDebuggerDataBlock,
-		pae: d.PAE, dumpType: dt, required: uint64(p.size), physMem: p.descriptor(),
-	}
-	h.write(w)
+	d.Header.write(w, headerExtra{machine: p.machine, pae: d.PAE, dumpType: dt, required: uint64(p.size), physMem: p.descriptor()})
 	if d.Layout != LayoutBitmap {
 		return w.b
 	}

@@ -25,20 +25,20 @@ func TestMemoryDumpErrors(t *testing.T) {
 		msg  string
 	}{
 		{"no architecture", dumpwriter.MemoryDump{Layout: dumpwriter.LayoutFull}, "unknown architecture"},
-		{"no layout", dumpwriter.MemoryDump{Arch: cpuctx.ArchX64}, "without a layout"},
-		{"overlap", dumpwriter.MemoryDump{Arch: cpuctx.ArchX64, Layout: dumpwriter.LayoutFull,
+		{"no layout", dumpwriter.MemoryDump{Header: dumpwriter.Header{Arch: cpuctx.ArchX64}}, "without a layout"},
+		{"overlap", dumpwriter.MemoryDump{Header: dumpwriter.Header{Arch: cpuctx.ArchX64}, Layout: dumpwriter.LayoutFull,
 			Runs: []kdump.PhysicalMemoryRun{{BasePage: 10, PageCount: 10}, {BasePage: 15, PageCount: 1}}}, "overlap"},
-		{"page outside the runs", dumpwriter.MemoryDump{Arch: cpuctx.ArchX64, Layout: dumpwriter.LayoutBitmap,
+		{"page outside the runs", dumpwriter.MemoryDump{Header: dumpwriter.Header{Arch: cpuctx.ArchX64}, Layout: dumpwriter.LayoutBitmap,
 			Runs: many(2), Pages: map[uint64][]byte{1: {1}}}, "in no run"},
-		{"page too large", dumpwriter.MemoryDump{Arch: cpuctx.ArchX64, Layout: dumpwriter.LayoutBitmap,
+		{"page too large", dumpwriter.MemoryDump{Header: dumpwriter.Header{Arch: cpuctx.ArchX64}, Layout: dumpwriter.LayoutBitmap,
 			Pages: map[uint64][]byte{1: make([]byte, 4097)}}, "4097 bytes"},
-		{"43 runs in a 64-bit full dump", dumpwriter.MemoryDump{Arch: cpuctx.ArchX64, Layout: dumpwriter.LayoutFull, Runs: many(43)}, "at most 42"},
-		{"87 runs in a 32-bit full dump", dumpwriter.MemoryDump{Arch: cpuctx.ArchX86, Layout: dumpwriter.LayoutFull, Runs: many(87)}, "at most 86"},
-		{"32-bit PFN overflow", dumpwriter.MemoryDump{Arch: cpuctx.ArchX86, Layout: dumpwriter.LayoutFull,
+		{"43 runs in a 64-bit full dump", dumpwriter.MemoryDump{Header: dumpwriter.Header{Arch: cpuctx.ArchX64}, Layout: dumpwriter.LayoutFull, Runs: many(43)}, "at most 42"},
+		{"87 runs in a 32-bit full dump", dumpwriter.MemoryDump{Header: dumpwriter.Header{Arch: cpuctx.ArchX86}, Layout: dumpwriter.LayoutFull, Runs: many(87)}, "at most 86"},
+		{"32-bit PFN overflow", dumpwriter.MemoryDump{Header: dumpwriter.Header{Arch: cpuctx.ArchX86}, Layout: dumpwriter.LayoutFull,
 			Runs: []kdump.PhysicalMemoryRun{{BasePage: 1<<32 - 1, PageCount: 2}}}, "32-bit"},
-		{"run past 2^64", dumpwriter.MemoryDump{Arch: cpuctx.ArchX64, Layout: dumpwriter.LayoutFull,
+		{"run past 2^64", dumpwriter.MemoryDump{Header: dumpwriter.Header{Arch: cpuctx.ArchX64}, Layout: dumpwriter.LayoutFull,
 			Runs: []kdump.PhysicalMemoryRun{{BasePage: 1 << 51, PageCount: 1<<51 + 1}}}, "physical address space"},
-		{"bitmap too small", dumpwriter.MemoryDump{Arch: cpuctx.ArchX64, Layout: dumpwriter.LayoutBitmap,
+		{"bitmap too small", dumpwriter.MemoryDump{Header: dumpwriter.Header{Arch: cpuctx.ArchX64}, Layout: dumpwriter.LayoutBitmap,
 			Runs: many(3), BitmapSize: 4}, "cannot hold page 0x4"},
 	}
 	for _, c := range cases {
@@ -66,7 +66,7 @@ func TestMemoryDumpLayout(t *testing.T) {
 		{"x86 bitmap", cpuctx.ArchX86, dumpwriter.LayoutBitmap, 0x2000 + 5*0x1000, 0x2000, 1},
 	}
 	for _, c := range cases {
-		d := &dumpwriter.MemoryDump{Arch: c.arch, Layout: c.layout, Runs: runs,
+		d := &dumpwriter.MemoryDump{Header: dumpwriter.Header{Arch: c.arch}, Layout: c.layout, Runs: runs,
 			Pages: map[uint64][]byte{1: []byte("one"), 0x10: []byte("sixteen")}}
 		b, err := d.Bytes()
 		if err != nil {
@@ -104,7 +104,8 @@ func BenchmarkWriteTo(b *testing.B) {
 		runs = append(runs, kdump.PhysicalMemoryRun{BasePage: i * 0x20000, PageCount: 2048})
 	}
 	d := &dumpwriter.MemoryDump{
-		Arch: cpuctx.ArchX64, Layout: dumpwriter.LayoutBitmap, DumpType: kdump.DumpTypeBitmapKernel,
+		Header: dumpwriter.Header{Arch: cpuctx.ArchX64},
+		Layout: dumpwriter.LayoutBitmap, DumpType: kdump.DumpTypeBitmapKernel,
 		Runs: runs, BitmapSize: 32 << 30 >> 12,
 		PageFunc: func(pfn uint64) []byte {
 			if pfn%16 != 0 {

@@ -23,10 +23,12 @@ func Stamp(pfn uint64) []byte {
 // 32 GB machine costs a few megabytes of disk.
 func StampedBitmap(arch cpuctx.Arch, ram, stride uint64) *MemoryDump {
 	return &MemoryDump{
-		Arch: arch, Build: 19041, Processors: 8, BugCheck: 0x50,
-		DirectoryTableBase: 0x1ad000,
-		Layout:             LayoutBitmap,
-		Runs:               []kdump.PhysicalMemoryRun{{BasePage: 0, PageCount: ram / PageSize}},
+		Header: Header{
+			Arch: arch, Build: 19041, Processors: 8, BugCheck: 0x50,
+			DirectoryTableBase: 0x1ad000,
+		},
+		Layout: LayoutBitmap,
+		Runs:   []kdump.PhysicalMemoryRun{{BasePage: 0, PageCount: ram / PageSize}},
 		PageFunc: func(pfn uint64) []byte {
 			if stride == 0 || pfn%stride != 0 {
 				return nil

@@ -149,22 +149,24 @@ func sampleTriage(arch cpuctx.Arch) *dumpwriter.Triage {
 	stack := make([]byte, 0x100)
 	stack[8] = 0xaa
 	return &dumpwriter.Triage{
-		Arch: arch, Build: 22621, Processors: 4, BugCheck: 0xd1,
-		Params:  [4]uint64{0x10, 2, 0, base + 0x1234},
-		Time:    time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC),
-		Uptime:  90 * time.Second,
-		Context: ctx,
+		Header: dumpwriter.Header{
+			Arch: arch, Build: 22621, Processors: 4, BugCheck: 0xd1,
+			Params:              [4]uint64{0x10, 2, 0, base + 0x1234},
+			Time:                time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC),
+			Uptime:              90 * time.Second,
+			Context:             ctx,
+			KdDebuggerDataBlock: base + 0x80000,
+		},
 		Modules: []dumpwriter.Module{
 			{Path: `\SystemRoot\system32\ntoskrnl.exe`, Base: base, Size: 0x100000, Timestamp: 1, Checksum: 2},
 			{Path: `\SystemRoot\System32\drivers\x.sys`, Base: base + 0x200000, Size: 0x5000, Timestamp: 3, Checksum: 4},
 		},
-		Unloaded:            []dumpwriter.Unloaded{{Name: "averyveryverylongname.sys", Start: base + 0x300000, End: base + 0x310000}},
-		TopOfStack:          stackTop,
-		Stack:               stack,
-		Prcb:                make([]byte, 0x100),
-		KdDebuggerDataBlock: base + 0x80000,
-		DebuggerData:        append(append(make([]byte, 0x10), "KDBG"...), make([]byte, 0x80)...),
-		Blocks:              []dumpwriter.Block{{Addr: base + 0x1000, Data: []byte{0x90, 0x90, 0xc3}}},
+		Unloaded:     []dumpwriter.Unloaded{{Name: "averyveryverylongname.sys", Start: base + 0x300000, End: base + 0x310000}},
+		TopOfStack:   stackTop,
+		Stack:        stack,
+		Prcb:         make([]byte, 0x100),
+		DebuggerData: append(append(make([]byte, 0x10), "KDBG"...), make([]byte, 0x80)...),
+		Blocks:       []dumpwriter.Block{{Addr: base + 0x1000, Data: []byte{0x90, 0x90, 0xc3}}},
 	}
 }
 
@@ -325,8 +327,9 @@ func FuzzNewFile(f *testing.F) {
 		for _, layout := range []dumpwriter.Layout{dumpwriter.LayoutFull, dumpwriter.LayoutBitmap} {
 			// The kernel pointers make the paging-mode check walk the
 			// (garbage) tables at page 1.
-			d := &dumpwriter.MemoryDump{Arch: arch, Layout: layout, PAE: true, DirectoryTableBase: 0x1000,
-				KdDebuggerDataBlock: 0xfffff80270a00000, PsLoadedModuleList: 0xfffff80271000000,
+			d := &dumpwriter.MemoryDump{Header: dumpwriter.Header{Arch: arch, DirectoryTableBase: 0x1000,
+				KdDebuggerDataBlock: 0xfffff80270a00000, PsLoadedModuleList: 0xfffff80271000000},
+				Layout: layout, PAE: true,
 				Runs:  []kdump.PhysicalMemoryRun{{BasePage: 1, PageCount: 2}, {BasePage: 9, PageCount: 1}},
 				Pages: map[uint64][]byte{1: []byte("page one"), 9: []byte("page nine")}}
 			b, err := d.Bytes()

@@ -57,20 +57,22 @@ func sampleMemory(arch cpuctx.Arch, layout dumpwriter.Layout, dt kdump.DumpType,
 		pages[0x10002f] = stamp(0x10002f)
 	}
 	return &dumpwriter.MemoryDump{
-		Arch: arch, Build: 19041, Processors: 8, BugCheck: 0x50,
-		Params:              [4]uint64{base + 0x10, 0, base + 0x1234, 2},
-		Time:                time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC),
-		Uptime:              time.Hour,
-		Context:             ctx,
-		DirectoryTableBase:  0x1ad000,
-		PsLoadedModuleList:  base + 0x2000,
-		PsActiveProcessHead: base + 0x3000,
-		KdDebuggerDataBlock: base + 0x4000,
-		PAE:                 pae,
-		Layout:              layout,
-		DumpType:            dt,
-		Runs:                sampleRuns(high),
-		Pages:               pages,
+		Header: dumpwriter.Header{
+			Arch: arch, Build: 19041, Processors: 8, BugCheck: 0x50,
+			Params:              [4]uint64{base + 0x10, 0, base + 0x1234, 2},
+			Time:                time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC),
+			Uptime:              time.Hour,
+			Context:             ctx,
+			DirectoryTableBase:  0x1ad000,
+			PsLoadedModuleList:  base + 0x2000,
+			PsActiveProcessHead: base + 0x3000,
+			KdDebuggerDataBlock: base + 0x4000,
+		},
+		PAE:      pae,
+		Layout:   layout,
+		DumpType: dt,
+		Runs:     sampleRuns(high),
+		Pages:    pages,
 	}
 }
 

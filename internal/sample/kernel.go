@@ -375,11 +375,13 @@ func KernelWith(o KernelOptions) (*dumpwriter.MemoryDump, error) {
 	params := t.Params
 	params[0], params[2] = A(params[0]), A(params[2])
 	d := &dumpwriter.MemoryDump{
-		Arch: arch, Build: t.Build, Processors: t.Processors, ProductType: t.ProductType, SuiteMask: t.SuiteMask,
-		BugCheck: t.BugCheck, Params: params, Time: t.Time, Uptime: t.Uptime, Context: ctx, Exception: exc,
-		DirectoryTableBase: b.Root(), PfnDataBase: A(t.PfnDataBase), PsLoadedModuleList: A(LoadedModuleList),
-		PsActiveProcessHead: A(ActiveProcessHead), KdDebuggerDataBlock: A(KdbgAddress), Layout: o.Layout,
-		PAE: mode == paging.X86PAE, Pages: map[uint64][]byte{},
+		Header: dumpwriter.Header{
+			Arch: arch, Build: t.Build, Processors: t.Processors, ProductType: t.ProductType, SuiteMask: t.SuiteMask,
+			BugCheck: t.BugCheck, Params: params, Time: t.Time, Uptime: t.Uptime, Context: ctx, Exception: exc,
+			DirectoryTableBase: b.Root(), PfnDataBase: A(t.PfnDataBase), PsLoadedModuleList: A(LoadedModuleList),
+			PsActiveProcessHead: A(ActiveProcessHead), KdDebuggerDataBlock: A(KdbgAddress),
+		},
+		Layout: o.Layout, PAE: mode == paging.X86PAE, Pages: map[uint64][]byte{},
 	}
 	for _, pfn := range mem.PFNs() {
 		d.Pages[pfn] = mem.Page(pfn)
