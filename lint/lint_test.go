@@ -3,6 +3,7 @@ package lint
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -381,6 +382,10 @@ func TestRulesComplete(t *testing.T) {
 			if bc.Name == "" {
 				t.Errorf("%s: bug check %s has no name", r.ID, bc.Hex)
 			}
+		}
+		if d := r.Doc(); d.ID != r.ID || d.Severity != r.Severity.String() || len(d.BugChecks) != len(r.BugChecks) ||
+			len(d.BugChecks) > 0 && !strings.HasPrefix(d.BugChecks[0], fmt.Sprintf("0x%X ", r.BugChecks[0])) {
+			t.Errorf("%s: doc %+v", r.ID, d)
 		}
 	}
 	if len(seen) != 37 {

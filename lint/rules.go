@@ -302,6 +302,28 @@ func RuleByID(id string) (Rule, bool) {
 	return Rule{}, false
 }
 
+// RuleDoc is a rule as the command line writes it in JSON: bug checks
+// with their names, severity as text.
+type RuleDoc struct {
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Severity  string   `json:"severity"`
+	Summary   string   `json:"summary"`
+	Fix       string   `json:"fix"`
+	BugChecks []string `json:"bug_checks"` // "0x50 PAGE_FAULT_IN_NONPAGED_AREA"
+	CodeQL    []string `json:"codeql_queries,omitempty"`
+}
+
+// Doc describes the rule for people and tools.
+func (r Rule) Doc() RuleDoc {
+	d := RuleDoc{ID: r.ID, Name: r.Name, Severity: r.Severity.String(), Summary: r.Summary, Fix: r.Fix,
+		BugChecks: make([]string, 0, len(r.BugChecks)), CodeQL: r.CodeQL}
+	for _, b := range bugChecks(r.BugChecks) {
+		d.BugChecks = append(d.BugChecks, b.Hex+" "+b.Name)
+	}
+	return d
+}
+
 // BugCheck is a stop code a finding leads to.
 type BugCheck struct {
 	Code uint32 `json:"-"`

@@ -117,28 +117,9 @@ func ruleIDs(rs []lint.Rule) []string {
 	return ids
 }
 
-// ruleDoc is a lint rule as explain and lint --rules write it in JSON.
-type ruleDoc struct {
-	ID        string   `json:"id"`
-	Name      string   `json:"name"`
-	Severity  string   `json:"severity"`
-	Summary   string   `json:"summary"`
-	Fix       string   `json:"fix"`
-	BugChecks []string `json:"bug_checks"`
-	CodeQL    []string `json:"codeql_queries,omitempty"`
-}
-
-func docOf(r lint.Rule) ruleDoc {
-	d := ruleDoc{ID: r.ID, Name: r.Name, Severity: r.Severity.String(), Summary: r.Summary, Fix: r.Fix, BugChecks: []string{}, CodeQL: r.CodeQL}
-	for _, c := range r.BugChecks {
-		d.BugChecks = append(d.BugChecks, fmt.Sprintf("0x%X %s", c, bugcode.Name(c)))
-	}
-	return d
-}
-
 // explainRule writes what a lint rule finds, why it crashes and the fix.
 func explainRule(w io.Writer, r lint.Rule, asJSON bool) error {
-	d := docOf(r)
+	d := r.Doc()
 	if asJSON {
 		return writeJSON(w, d)
 	}

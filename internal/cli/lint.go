@@ -151,9 +151,9 @@ func writeRules(w io.Writer, format string) error {
 	rules := lint.Rules()
 	switch format {
 	case "json":
-		docs := make([]ruleDoc, 0, len(rules))
+		docs := make([]lint.RuleDoc, 0, len(rules))
 		for _, r := range rules {
-			docs = append(docs, docOf(r))
+			docs = append(docs, r.Doc())
 		}
 		return writeJSON(w, docs)
 	case "text":
