@@ -76,14 +76,30 @@ type hstate struct {
 	cancel  map[string]handleFact // requests marked cancelable (every path)
 }
 
-func newHState() *hstate {
-	return &hstate{ended: map[string]handleFact{}, from: map[string]string{}, ctl: map[string]handleFact{},
-		ctlInit: map[string]bool{}, routine: map[string]bool{}, cancel: map[string]handleFact{}}
-}
+// newHState is the state at a function's entry. Its maps start nil and
+// are made on the first write (put): most functions end nothing, and the
+// state is copied at every branch.
+func newHState() *hstate { return &hstate{} }
 
 func (s *hstate) clone() *hstate {
-	return &hstate{dead: s.dead, ended: cloneMap(s.ended), from: cloneMap(s.from), ctl: cloneMap(s.ctl),
-		ctlInit: cloneMap(s.ctlInit), routine: cloneMap(s.routine), cancel: cloneMap(s.cancel)}
+	return &hstate{dead: s.dead, ended: copyMap(s.ended), from: copyMap(s.from), ctl: copyMap(s.ctl),
+		ctlInit: copyMap(s.ctlInit), routine: copyMap(s.routine), cancel: copyMap(s.cancel)}
+}
+
+// copyMap copies m; an empty map copies as nil.
+func copyMap[M ~map[K]V, K comparable, V any](m M) M {
+	if len(m) == 0 {
+		return nil
+	}
+	return cloneMap(m)
+}
+
+// put sets m[k] = v, making the map first when it is nil.
+func put[M ~map[K]V, K comparable, V any](m *M, k K, v V) {
+	if *m == nil {
+		*m = M{}
+	}
+	(*m)[k] = v
 }
 
 // hmerge joins two paths: a handle stays ended only when it is ended on
@@ -97,19 +113,19 @@ func hmerge(a, b *hstate) *hstate {
 	intersect(c.cancel, a.cancel, b.cancel)
 	for k, v := range b.from {
 		if _, ok := c.from[k]; !ok {
-			c.from[k] = v
+			put(&c.from, k, v)
 		}
 	}
 	for k, v := range b.ctl {
 		if _, ok := c.ctl[k]; !ok {
-			c.ctl[k] = v
+			put(&c.ctl, k, v)
 		}
 	}
 	for k := range b.ctlInit {
-		c.ctlInit[k] = true
+		put(&c.ctlInit, k, true)
 	}
 	for k := range b.routine {
-		c.routine[k] = true
+		put(&c.routine, k, true)
 	}
 	return c
 }
@@ -426,21 +442,21 @@ func (w *hwalker) assign(lhs, rhs *csrc.Expr, st *hstate, depth int) {
 	case csrc.ECall:
 		name := r.Callee()
 		if name == "WdfControlDeviceInitAllocate" {
-			st.ctlInit[k] = true
+			put(&st.ctlInit, k, true)
 		}
 		if p, ok := requestParts[name]; ok && p.out < 0 {
 			if of := rootKey(r.Arg(p.of).Key()); of != "" {
-				st.from[k] = of
+				put(&st.from, k, of)
 			}
 		}
 	case csrc.EIdent:
 		// A copy of a request or IRP, or of memory that belongs to one.
-		st.from[k] = r.Name
+		put(&st.from, k, r.Name)
 	default:
 		rk := r.Key()
 		for _, f := range irpBuffers {
 			if irp, ok := strings.CutSuffix(rk, f); ok && !strings.ContainsAny(irp, "-.[*") {
-				st.from[k] = irp
+				put(&st.from, k, irp)
 			}
 		}
 	}
@@ -511,18 +527,18 @@ func (w *hwalker) call(e *csrc.Expr, st *hstate, guard string, depth int) {
 		delete(st.ctl, o)
 		if p, ok := requestParts[name]; ok && p.out == i {
 			if of := rootKey(e.Arg(p.of).Key()); of != "" {
-				st.from[o] = of
+				put(&st.from, o, of)
 			}
 		}
 	}
 	switch name {
 	case "IoSetCompletionRoutine":
 		if k := e.Arg(0).Key(); k != "" {
-			st.routine[k] = true
+			put(&st.routine, k, true)
 		}
 	case "IoSetCompletionRoutineEx":
 		if k := e.Arg(1).Key(); k != "" {
-			st.routine[k] = true
+			put(&st.routine, k, true)
 		}
 	case "WdfControlFinishInitializing":
 		if k := e.Arg(0).Key(); k != "" {
@@ -556,10 +572,10 @@ func (w *hwalker) call(e *csrc.Expr, st *hstate, guard string, depth int) {
 		}
 		if ctlInit {
 			if dev := outParam(e.Arg(2)); dev != "" && !w.ctlOK {
-				st.ctl[dev] = fact
+				put(&st.ctl, dev, fact)
 			}
 		}
-		st.ended[init] = fact
+		put(&st.ended, init, fact)
 		return
 	}
 	k := a.Key()
@@ -570,12 +586,12 @@ func (w *hwalker) call(e *csrc.Expr, st *hstate, guard string, depth int) {
 		return // a completion routine gives the IRP back to this driver
 	}
 	if _, already := st.ended[k]; !already {
-		st.ended[k] = fact
+		put(&st.ended, k, fact)
 	}
 	for d := range st.from {
 		if owner(st, d) == k {
 			if _, already := st.ended[d]; !already {
-				st.ended[d] = handleFact{at: e, of: k, guard: guard}
+				put(&st.ended, d, handleFact{at: e, of: k, guard: guard})
 			}
 		}
 	}
@@ -611,7 +627,7 @@ func (w *hwalker) cancelable(e *csrc.Expr, name string, st *hstate, guard string
 		if name == "WdfRequestMarkCancelableEx" {
 			g = guard // it fails (and does not mark) when the request is already canceled
 		}
-		st.cancel[k] = handleFact{at: e, guard: g}
+		put(&st.cancel, k, handleFact{at: e, guard: g})
 	case 0:
 		delete(st.cancel, k)
 	case 1:
