@@ -32,6 +32,7 @@ func (s *Server) routes() http.Handler {
 	api("POST /dumps", store.RoleUpload, s.apiUpload)
 	api("GET /uploads", store.RoleRead, s.apiUploads)
 	api("GET /uploads/{id}", store.RoleRead, s.apiUploadByID)
+	api("GET /uploads/{id}/file", s.cfg.DumpRole, s.serveUpload)
 	api("GET /crashes", store.RoleRead, s.apiCrashes)
 	api("GET /crashes/{sha}", store.RoleRead, s.apiCrash)
 	api("GET /crashes/{sha}/dump", s.cfg.DumpRole, s.serveDump)

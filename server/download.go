@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bugcheck/bugcheck/cab"
 	"github.com/bugcheck/bugcheck/server/blob"
@@ -21,9 +23,7 @@ import (
 
 // serveDump sends a crash's dump, for analysts to open in WinDbg: the
 // stored bytes of an uploaded .dmp, or the dump unpacked from the .dmp.gz,
-// zip or cabinet it came in. http.ServeContent does HEAD, Range and the
-// conditional requests; the ETag is the dump's SHA-256, so a dump never
-// changes under its tag. Callers check the role (Config.DumpRole).
+// zip or cabinet it came in. Callers check the role (Config.DumpRole).
 func (s *Server) serveDump(w http.ResponseWriter, r *http.Request) {
 	sha := strings.ToLower(r.PathValue("sha"))
 	if !validSHA(sha) {
@@ -36,23 +36,60 @@ func (s *Server) serveDump(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.serveStored(w, r, sha, dumpFileName(c), func() (dumpContent, time.Time, error) {
+		u, err := s.cfg.Store.Upload(ctx, c.UploadID)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("crash %s: its upload %d: %w", sha, c.UploadID, err)
+		}
+		d, err := s.openDump(ctx, c, u)
+		return d, u.Received, err
+	})
+}
+
+// serveUpload sends an upload's stored bytes exactly as received: the
+// .dmp, .dmp.gz, zip, cabinet or System.evtx. It is the only way to get a
+// dump whose analysis failed, which has no crash to download it by, and
+// those are the dumps an analyst most needs to open in WinDbg. Callers
+// check the role, Config.DumpRole as for dumps: an upload holds the memory
+// of the machines that crashed, or a machine's event log, neither of which
+// its reports show.
+func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		s.fail(w, r, errorf(http.StatusBadRequest, "not an upload id: want a positive number"))
+		return
+	}
+	ctx := r.Context()
+	u, err := s.cfg.Store.Upload(ctx, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.serveStored(w, r, u.SHA256, uploadFileName(u), func() (dumpContent, time.Time, error) {
+		d, err := s.openUpload(ctx, u)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("upload %d: %w", u.ID, err)
+		}
+		return d, u.Received, nil
+	})
+}
+
+// serveStored sends what open opens, whose SHA-256 is sha, as an
+// attachment saved under name. http.ServeContent does HEAD, Range and the conditional requests; the
+// ETag is the SHA-256, so content never changes under its tag, and a
+// revalidation is answered before open, which may unpack an archive.
+func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, sha, name string, open func() (dumpContent, time.Time, error)) {
 	etag := `"` + sha + `"`
 	cache := func() {
 		w.Header().Set("ETag", etag)
 		w.Header().Set("Cache-Control", "private, no-cache")
 	}
-	// Answer a revalidation before unpacking an archive for nothing.
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && etagMatches(r.Header.Get("If-None-Match"), etag) {
 		cache()
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	u, err := s.cfg.Store.Upload(ctx, c.UploadID)
-	if err != nil {
-		s.fail(w, r, fmt.Errorf("crash %s: its upload %d: %w", sha, c.UploadID, err))
-		return
-	}
-	d, err := s.openDump(ctx, c, u)
+	d, modtime, err := open()
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -60,8 +97,8 @@ func (s *Server) serveDump(w http.ResponseWriter, r *http.Request) {
 	defer d.Close()
 	cache()
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", contentDisposition(dumpFileName(c)))
-	http.ServeContent(w, r, "", u.Received, d)
+	w.Header().Set("Content-Disposition", contentDisposition(name))
+	http.ServeContent(w, r, "", modtime, d)
 }
 
 // dumpContent is an opened dump.
@@ -160,21 +197,16 @@ func etagMatches(header, etag string) bool {
 
 // openDump opens the dump of crash c, found in upload u.
 func (s *Server) openDump(ctx context.Context, c *store.Crash, u *store.Upload) (dumpContent, error) {
-	key := u.BlobKey()
-	whole := u.Kind == "dmp" && u.SHA256 == c.SHA256 // the stored bytes themselves
-	if rr, ok := s.cfg.Blobs.(blob.RangeReader); ok && whole {
-		size, err := rr.SizeOf(ctx, key)
+	if u.Kind == "dmp" && u.SHA256 == c.SHA256 { // the stored bytes themselves
+		d, err := s.openUpload(ctx, u)
 		if err != nil {
 			return nil, fmt.Errorf("crash %s: upload %d: %w", c.SHA256, u.ID, err)
 		}
-		return &rangeContent{ctx: ctx, rr: rr, key: key, size: size}, nil
+		return d, nil
 	}
-	rd, err := s.cfg.Blobs.Open(ctx, key)
+	rd, err := s.cfg.Blobs.Open(ctx, u.BlobKey())
 	if err != nil {
 		return nil, fmt.Errorf("crash %s: opening upload %d: %w", c.SHA256, u.ID, err)
-	}
-	if whole {
-		return contentOf(rd), nil // ranges read in place
 	}
 	defer rd.Close()
 	d, err := s.extractDump(rd, c, u)
@@ -182,6 +214,24 @@ func (s *Server) openDump(ctx context.Context, c *store.Crash, u *store.Upload) 
 		return nil, fmt.Errorf("crash %s: unpacking it from upload %d (%s): %w", c.SHA256, u.ID, u.Kind, err)
 	}
 	return contentOf(d), nil
+}
+
+// openUpload opens u's stored bytes, read in place: by ranges from a store
+// that reads them, else from the blob's reader.
+func (s *Server) openUpload(ctx context.Context, u *store.Upload) (dumpContent, error) {
+	key := u.BlobKey()
+	if rr, ok := s.cfg.Blobs.(blob.RangeReader); ok {
+		size, err := rr.SizeOf(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		return &rangeContent{ctx: ctx, rr: rr, key: key, size: size}, nil
+	}
+	rd, err := s.cfg.Blobs.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return contentOf(rd), nil
 }
 
 // member is a dump inside an upload that may be the one wanted.
@@ -331,6 +381,21 @@ func dumpFileName(c *store.Crash) string {
 	if strings.HasSuffix(strings.ToLower(name), ".dmp.gz") {
 		name = name[:len(name)-3]
 	}
+	return saveName(name, c.SHA256, "dmp")
+}
+
+// uploadFileName is the name a downloaded upload is saved under: the name
+// it was uploaded with, or <sha>.<kind> when the client gave none; always
+// ending in its kind (.dmp, .dmp.gz, .zip, .cab, .evtx), which the content
+// decided, so that the tools that open it know it.
+func uploadFileName(u *store.Upload) string {
+	return saveName(path.Base(strings.ReplaceAll(u.Name, `\`, "/")), u.SHA256, u.Kind)
+}
+
+// saveName cleans a client's file name for a Content-Disposition header
+// and a file system, and ends it in .ext; without a name (ingest names it
+// "upload"), it is <sha>.<ext>.
+func saveName(name, sha, ext string) string {
 	name = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || strings.ContainsRune(`"/\:*?<>|%;`, r) {
 			return '_' // nothing a file system or a header would read specially
@@ -341,11 +406,11 @@ func dumpFileName(c *store.Crash) string {
 	if r := []rune(name); len(r) > 100 {
 		name = string(r[:100])
 	}
-	if name == "" || name == "." || name == "upload.dmp" || name == "upload" {
-		return c.SHA256 + ".dmp"
+	if name == "" || name == "." || name == "upload."+ext || name == "upload" {
+		return sha + "." + ext
 	}
-	if !strings.HasSuffix(strings.ToLower(name), ".dmp") {
-		name += ".dmp"
+	if !strings.HasSuffix(strings.ToLower(name), "."+ext) {
+		name += "." + ext
 	}
 	return name
 }

@@ -132,6 +132,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /buckets/{id...}", s.pageAuth(s.bucketPage))
 	mux.HandleFunc("GET /machines/{name}", s.pageAuth(s.machinePage))
 	mux.HandleFunc("GET /uploads/{id}", s.pageAuth(s.uploadPage))
+	mux.HandleFunc("GET /uploads/{id}/file", s.dumpAuth(s.serveUpload))
 	mux.HandleFunc("GET /upload", s.uploadForm)
 	mux.HandleFunc("POST /upload", s.uploadPost)
 	mux.HandleFunc("GET /login", s.loginForm)
@@ -350,9 +351,10 @@ func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := struct {
-		Upload  *store.Upload
-		Crashes []store.Crash
-	}{u, list}
+		Upload      *store.Upload
+		Crashes     []store.Crash
+		CanDownload bool
+	}{u, list, s.mayDownload(r)}
 	s.render(w, r, http.StatusOK, "upload_status.html", page{Title: "Upload " + u.Name, Refresh: u.Status == store.UploadQueued, Data: d})
 }
 
@@ -366,8 +368,9 @@ func (s *Server) mayDownload(r *http.Request) bool {
 	return s.cfg.AnonymousRead && store.RoleRead.Allows(s.cfg.DumpRole)
 }
 
-// dumpAuth guards the pages' dump downloads: without a session that may,
-// a browser is sent to sign in (or refused when it already has one).
+// dumpAuth guards the pages' downloads of dumps and uploads: without a
+// session that may, a browser is sent to sign in (or refused when it
+// already has one).
 func (s *Server) dumpAuth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -376,7 +379,7 @@ func (s *Server) dumpAuth(h http.HandlerFunc) http.HandlerFunc {
 		case sessionOf(r) == nil && s.sessions() != nil:
 			signIn(w, r)
 		default:
-			s.errorPage(w, r, http.StatusForbidden, "Downloading dumps needs a sign-in with the "+string(s.cfg.DumpRole)+" role or higher: dumps hold the memory of the machines that crashed.")
+			s.errorPage(w, r, http.StatusForbidden, "Downloading dumps and uploads needs a sign-in with the "+string(s.cfg.DumpRole)+" role or higher: they hold the memory of the machines that crashed, or their event logs.")
 		}
 	}
 }

@@ -5,8 +5,9 @@
 // crashes, buckets, drivers and machines. People sign in to the pages
 // with a token (/login); the browser keeps a session id, never the token,
 // and the session's role opens the upload form and the admin page.
-// Analysts download a crash's dump to open it in WinDbg, by default with
-// an upload or admin role (Config.DumpRole). Every client, a token or
+// Analysts download a crash's dump, or an upload as received (a dump
+// whose analysis failed has no crash), to open it in WinDbg, by default
+// with an upload or admin role (Config.DumpRole). Every client, a token or
 // else an IP address, has a budget of uploads, failed sign-ins and other
 // requests per minute (Config.RateLimits); over it the answer is 429.
 //
@@ -76,11 +77,13 @@ type Config struct {
 	SessionLifetime time.Duration
 
 	// DumpRole is the role that may download the dumps themselves
-	// (GET /api/v1/crashes/{sha}/dump, and the crash page's link); empty
-	// means store.RoleUpload, so upload or admin. A dump holds the memory
-	// of the machine that crashed (passwords, keys, the documents open at
-	// the time), which its report does not, so being allowed to read the
-	// reports does not by default allow downloading it.
+	// (GET /api/v1/crashes/{sha}/dump, and the crash page's link) and the
+	// uploads as received (GET /api/v1/uploads/{id}/file, and the upload
+	// page's link); empty means store.RoleUpload, so upload or admin. A
+	// dump holds the memory of the machine that crashed (passwords, keys,
+	// the documents open at the time), and an event log the machine's
+	// history, which their reports do not, so being allowed to read the
+	// reports does not by default allow downloading them.
 	DumpRole store.Role
 
 	// RateLimits are the per-client request budgets; the zero value means

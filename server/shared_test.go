@@ -53,16 +53,20 @@ func TestSharedState(t *testing.T) {
 		{"AdminPage", TestAdminPage},
 		{"DumpDownload", TestDumpDownload},
 		{"DumpPage", TestDumpPage},
+		{"UploadDownload", TestUploadDownload},
+		{"UploadFileRole", TestUploadFileRole},
+		{"UploadPage", TestUploadPage},
 		{"SignInLimit", TestSignInLimit},
 	} {
 		t.Run(tc.name, tc.fn)
 	}
 }
 
-// TestBucketDownload downloads dumps from a fake S3 bucket, whose readers
-// are not local files.
+// TestBucketDownload downloads dumps and uploads from a fake S3 bucket,
+// whose readers are not local files.
 func TestBucketDownload(t *testing.T) {
 	bucketState = true
 	defer func() { bucketState = false }()
-	TestDumpDownload(t)
+	t.Run("DumpDownload", TestDumpDownload)
+	t.Run("UploadDownload", TestUploadDownload)
 }
