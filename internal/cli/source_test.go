@@ -2,11 +2,15 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/bugcheck/bugcheck/analyze"
+	"github.com/bugcheck/bugcheck/internal/sample"
 	"github.com/bugcheck/bugcheck/lint"
 )
 
@@ -119,5 +123,94 @@ func TestExplainRuleAndRuleList(t *testing.T) {
 	}
 	if code, _, _ := run("lint", "--rules", "x.c"); code != ExitUsage {
 		t.Errorf("lint --rules with a file: exit %d, want usage error", code)
+	}
+}
+
+// kmdfQueueSource is a KMDF driver's queue callbacks with three framework
+// mistakes, none of them on the sample's crashing stack.
+const kmdfQueueSource = `#include <wdf.h>
+
+EVT_WDF_IO_QUEUE_IO_READ EvtIoRead;
+EVT_WDF_IO_QUEUE_IO_WRITE EvtIoWrite;
+EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL EvtIoDeviceControl;
+
+VOID EvtIoRead(WDFQUEUE Queue, WDFREQUEST Request, size_t Length)
+{
+    WdfRequestStopAcknowledge(Request, FALSE);
+}
+
+VOID EvtIoWrite(WDFQUEUE Queue, WDFREQUEST Request, size_t Length)
+{
+    PDEVICE_CONTEXT ctx = GetContext(WdfIoQueueGetDevice(Queue));
+    WdfSpinLockAcquire(ctx->Lock);
+    if (ctx->Busy) {
+        return;
+    }
+    WdfSpinLockRelease(ctx->Lock);
+    WdfRequestComplete(Request, STATUS_SUCCESS);
+}
+
+VOID EvtIoDeviceControl(WDFQUEUE Queue, WDFREQUEST Request, size_t Out, size_t In, ULONG Code)
+{
+    PVOID buf;
+    if (!NT_SUCCESS(WdfRequestRetrieveOutputBuffer(Request, 4, &buf, NULL))) {
+        return;
+    }
+    WdfRequestComplete(Request, STATUS_SUCCESS);
+    *(PULONG)buf = 0;
+}
+`
+
+// A WDF_VIOLATION's subtype (parameter 1) decides which framework mistake
+// in the culprit's source ranks first: 0xE (a callback returned at another
+// IRQL) puts the spin lock left held on one path first, 0x3 (a request
+// completed with buffer references outstanding) the buffer used after
+// completion.
+func TestAnalyzeSourceWdfViolation(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "queue.c"), []byte(kmdfQueueSource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		p1    uint64
+		first []string // rules, most relevant first
+		why   string   // in the first finding's relevance
+	}{
+		{0xE, []string{"BCL023", "BCL037", "BCL044", "BCL040"}, "a spin lock or IRQL not restored"},
+		{0x3, []string{"BCL040", "BCL044", "BCL023", "BCL037"}, "memory used after it is freed"},
+	} {
+		tri := sample.Triage()
+		tri.BugCheck = 0x10D
+		tri.Params = [4]uint64{tc.p1, 2, 0, 0}
+		b, err := tri.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dump := filepath.Join(dir, fmt.Sprintf("wdf-%x.dmp", tc.p1))
+		if err := os.WriteFile(dump, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, stderr := run("analyze", "--json", "--source", src, dump)
+		if code != 0 {
+			t.Fatalf("0x%x: exit %d: %s", tc.p1, code, stderr)
+		}
+		var r analyze.Report
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range r.SourceFindings {
+			got = append(got, f.Rule)
+		}
+		if !slices.Equal(got, tc.first) {
+			t.Errorf("0x10D subtype 0x%x: source findings ranked %v, want %v", tc.p1, got, tc.first)
+		}
+		if r.BugCheck.Name != "WDF_VIOLATION" || !strings.Contains(r.SourceFindings[0].Relevance, tc.why) {
+			t.Errorf("bug check %s %s; first relevance %q", r.BugCheck.Code, r.BugCheck.Name, r.SourceFindings[0].Relevance)
+		}
 	}
 }
