@@ -76,67 +76,7 @@ func TestDumpDownload(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := sha(tc.data)
-			url := "/api/v1/crashes/" + s + "/dump"
-			size := len(tc.data)
-			resp, body := e.do("GET", url, e.upload, nil, nil)
-			if resp.StatusCode != http.StatusOK || !bytes.Equal(body, tc.data) || sha(body) != s {
-				t.Fatalf("GET: %d, %d bytes (sha256 %s), want the %d bytes of %s", resp.StatusCode, len(body), sha(body)[:12], size, s[:12])
-			}
-			for h, want := range map[string]string{
-				"Content-Type":        "application/octet-stream",
-				"Content-Length":      strconv.Itoa(size),
-				"Content-Disposition": `attachment; filename="` + tc.file + `"`,
-				"ETag":                `"` + s + `"`,
-				"Accept-Ranges":       "bytes",
-				"Cache-Control":       "private, no-cache",
-			} {
-				if got := resp.Header.Get(h); got != want {
-					t.Errorf("%s: %q, want %q", h, got, want)
-				}
-			}
-
-			for _, inm := range []string{`"` + s + `"`, `W/"` + s + `"`, `"other", "` + s + `"`, "*"} {
-				resp, body = e.do("GET", url, e.upload, nil, map[string]string{"If-None-Match": inm})
-				if resp.StatusCode != http.StatusNotModified || len(body) != 0 || resp.Header.Get("ETag") != `"`+s+`"` {
-					t.Errorf("If-None-Match %s: %d with %d bytes, ETag %q; want 304", inm, resp.StatusCode, len(body), resp.Header.Get("ETag"))
-				}
-			}
-			resp, body = e.do("GET", url, e.upload, nil, map[string]string{"If-None-Match": `"` + strings.Repeat("0", 64) + `"`})
-			if resp.StatusCode != http.StatusOK || !bytes.Equal(body, tc.data) {
-				t.Errorf("If-None-Match of another dump: %d, %d bytes", resp.StatusCode, len(body))
-			}
-
-			ranges := []struct {
-				hdr, contentRange string
-				want              []byte
-			}{
-				{"bytes=0-7", fmt.Sprintf("bytes 0-7/%d", size), tc.data[:8]},
-				{"bytes=100-4195", fmt.Sprintf("bytes 100-4195/%d", size), tc.data[100:4196]},
-				{"bytes=-16", fmt.Sprintf("bytes %d-%d/%d", size-16, size-1, size), tc.data[size-16:]},
-				{fmt.Sprintf("bytes=%d-", size-5), fmt.Sprintf("bytes %d-%d/%d", size-5, size-1, size), tc.data[size-5:]},
-			}
-			for _, r := range ranges {
-				resp, body = e.do("GET", url, e.upload, nil, map[string]string{"Range": r.hdr})
-				if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, r.want) || resp.Header.Get("Content-Range") != r.contentRange {
-					t.Errorf("Range %s: %d, Content-Range %q, %d bytes; want 206, %q, %d bytes",
-						r.hdr, resp.StatusCode, resp.Header.Get("Content-Range"), len(body), r.contentRange, len(r.want))
-				}
-			}
-			resp, _ = e.do("GET", url, e.upload, nil, map[string]string{"Range": fmt.Sprintf("bytes=%d-", size)})
-			if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes */%d", size) {
-				t.Errorf("range past the end: %d, Content-Range %q", resp.StatusCode, resp.Header.Get("Content-Range"))
-			}
-			// A range valid only for another version is ignored: the whole dump.
-			resp, body = e.do("GET", url, e.upload, nil, map[string]string{"Range": "bytes=0-7", "If-Range": `"stale"`})
-			if resp.StatusCode != http.StatusOK || len(body) != size {
-				t.Errorf("If-Range of another version: %d, %d bytes", resp.StatusCode, len(body))
-			}
-
-			resp, body = e.do("HEAD", url, e.upload, nil, nil)
-			if resp.StatusCode != http.StatusOK || len(body) != 0 || resp.ContentLength != int64(size) || resp.Header.Get("ETag") != `"`+s+`"` {
-				t.Errorf("HEAD: %d, %d body bytes, length %d, ETag %q", resp.StatusCode, len(body), resp.ContentLength, resp.Header.Get("ETag"))
-			}
+			checkDownload(t, e, "/api/v1/crashes/"+sha(tc.data)+"/dump", tc.data, tc.file)
 		})
 	}
 
@@ -334,6 +274,28 @@ func TestDumpRanges(t *testing.T) {
 	rb.took()
 	url := "/api/v1/crashes/" + sha(d) + "/dump"
 	n := len(d)
+	checkInPlace(t, e, rb, url, d, 1000)
+	tail := map[string]string{"Range": "bytes=-10"}
+	resp, body := e.do("GET", url, e.upload, nil, tail)
+	if opens, ranges := rb.took(); resp.StatusCode != 206 || !bytes.Equal(body, d[n-10:]) || opens != 0 || !slices.Equal(ranges, []string{fmt.Sprintf("%d+10", n-10)}) {
+		t.Errorf("suffix range: %d, %d bytes, %d whole opens, ranges %v", resp.StatusCode, len(body), opens, ranges)
+	}
+	// Two ranges in one request: two reads, one from each start.
+	resp, body = e.do("GET", url, e.upload, nil, map[string]string{"Range": "bytes=0-7,100-107"})
+	_, ranges := rb.took()
+	if resp.StatusCode != 206 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/byteranges") ||
+		!bytes.Contains(body, d[:8]) || !bytes.Contains(body, d[100:108]) || !slices.Equal(ranges, []string{fmt.Sprintf("0+%d", n), fmt.Sprintf("100+%d", n-100)}) {
+		t.Errorf("two ranges: %d %s, ranges %v", resp.StatusCode, resp.Header.Get("Content-Type"), ranges)
+	}
+}
+
+// checkInPlace downloads url, whose content is data, from a store with
+// range reads (rb): whole, HEAD, revalidated and from offset from; each
+// must be served without opening the whole blob, reading only from the
+// offset asked for, and nothing for HEAD and revalidations.
+func checkInPlace(t *testing.T, e *env, rb *rangeBlobs, url string, data []byte, from int) {
+	t.Helper()
+	n := len(data)
 	for _, tc := range []struct {
 		name   string
 		hdr    map[string]string
@@ -342,24 +304,82 @@ func TestDumpRanges(t *testing.T) {
 		body   []byte
 		ranges []string
 	}{
-		{"whole", nil, "GET", 200, d, []string{fmt.Sprintf("0+%d", n)}},
+		{"whole", nil, "GET", 200, data, []string{fmt.Sprintf("0+%d", n)}},
 		{"HEAD", nil, "HEAD", 200, nil, nil},
-		{"revalidation", map[string]string{"If-None-Match": `"` + sha(d) + `"`}, "GET", 304, nil, nil},
-		{"range", map[string]string{"Range": "bytes=1000-1099"}, "GET", 206, d[1000:1100], []string{fmt.Sprintf("1000+%d", n-1000)}},
-		{"suffix", map[string]string{"Range": "bytes=-10"}, "GET", 206, d[n-10:], []string{fmt.Sprintf("%d+10", n-10)}},
+		{"revalidation", map[string]string{"If-None-Match": `"` + sha(data) + `"`}, "GET", 304, nil, nil},
+		{"range", map[string]string{"Range": fmt.Sprintf("bytes=%d-%d", from, from+99)}, "GET", 206, data[from : from+100], []string{fmt.Sprintf("%d+%d", from, n-from)}},
 	} {
 		resp, body := e.do(tc.method, url, e.upload, nil, tc.hdr)
 		opens, ranges := rb.took()
 		if resp.StatusCode != tc.status || !bytes.Equal(body, tc.body) || opens != 0 || !slices.Equal(ranges, tc.ranges) {
-			t.Errorf("%s: %d, %d bytes, %d whole opens, ranges %v; want %d, %d bytes, none, %v",
-				tc.name, resp.StatusCode, len(body), opens, ranges, tc.status, len(tc.body), tc.ranges)
+			t.Errorf("%s %s: %d, %d bytes, %d whole opens, ranges %v; want %d, %d bytes, none, %v",
+				url, tc.name, resp.StatusCode, len(body), opens, ranges, tc.status, len(tc.body), tc.ranges)
 		}
 	}
-	// Two ranges in one request: two reads, one from each start.
-	resp, body := e.do("GET", url, e.upload, nil, map[string]string{"Range": "bytes=0-7,100-107"})
-	_, ranges := rb.took()
-	if resp.StatusCode != 206 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/byteranges") ||
-		!bytes.Contains(body, d[:8]) || !bytes.Contains(body, d[100:108]) || !slices.Equal(ranges, []string{fmt.Sprintf("0+%d", n), fmt.Sprintf("100+%d", n-100)}) {
-		t.Errorf("two ranges: %d %s, ranges %v", resp.StatusCode, resp.Header.Get("Content-Type"), ranges)
+}
+
+// checkDownload checks a download of data from url: the body and the
+// headers (file the name it saves as), revalidation (304), ranges, a
+// range past the end (416), If-Range and HEAD. data must be over 300 bytes.
+func checkDownload(t *testing.T, e *env, url string, data []byte, file string) {
+	t.Helper()
+	s, size := sha(data), len(data)
+	resp, body := e.do("GET", url, e.upload, nil, nil)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, data) || sha(body) != s {
+		t.Fatalf("GET: %d, %d bytes (sha256 %s), want the %d bytes of %s", resp.StatusCode, len(body), sha(body)[:12], size, s[:12])
+	}
+	for h, want := range map[string]string{
+		"Content-Type":        "application/octet-stream",
+		"Content-Length":      strconv.Itoa(size),
+		"Content-Disposition": `attachment; filename="` + file + `"`,
+		"ETag":                `"` + s + `"`,
+		"Accept-Ranges":       "bytes",
+		"Cache-Control":       "private, no-cache",
+	} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s: %q, want %q", h, got, want)
+		}
+	}
+
+	for _, inm := range []string{`"` + s + `"`, `W/"` + s + `"`, `"other", "` + s + `"`, "*"} {
+		resp, body = e.do("GET", url, e.upload, nil, map[string]string{"If-None-Match": inm})
+		if resp.StatusCode != http.StatusNotModified || len(body) != 0 || resp.Header.Get("ETag") != `"`+s+`"` {
+			t.Errorf("If-None-Match %s: %d with %d bytes, ETag %q; want 304", inm, resp.StatusCode, len(body), resp.Header.Get("ETag"))
+		}
+	}
+	resp, body = e.do("GET", url, e.upload, nil, map[string]string{"If-None-Match": `"` + strings.Repeat("0", 64) + `"`})
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
+		t.Errorf("If-None-Match of other bytes: %d, %d bytes", resp.StatusCode, len(body))
+	}
+
+	ranges := []struct {
+		hdr, contentRange string
+		want              []byte
+	}{
+		{"bytes=0-7", fmt.Sprintf("bytes 0-7/%d", size), data[:8]},
+		{"bytes=100-299", fmt.Sprintf("bytes 100-299/%d", size), data[100:300]},
+		{"bytes=-16", fmt.Sprintf("bytes %d-%d/%d", size-16, size-1, size), data[size-16:]},
+		{fmt.Sprintf("bytes=%d-", size-5), fmt.Sprintf("bytes %d-%d/%d", size-5, size-1, size), data[size-5:]},
+	}
+	for _, r := range ranges {
+		resp, body = e.do("GET", url, e.upload, nil, map[string]string{"Range": r.hdr})
+		if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, r.want) || resp.Header.Get("Content-Range") != r.contentRange {
+			t.Errorf("Range %s: %d, Content-Range %q, %d bytes; want 206, %q, %d bytes",
+				r.hdr, resp.StatusCode, resp.Header.Get("Content-Range"), len(body), r.contentRange, len(r.want))
+		}
+	}
+	resp, _ = e.do("GET", url, e.upload, nil, map[string]string{"Range": fmt.Sprintf("bytes=%d-", size)})
+	if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes */%d", size) {
+		t.Errorf("range past the end: %d, Content-Range %q", resp.StatusCode, resp.Header.Get("Content-Range"))
+	}
+	// A range valid only for another version is ignored: the whole file.
+	resp, body = e.do("GET", url, e.upload, nil, map[string]string{"Range": "bytes=0-7", "If-Range": `"stale"`})
+	if resp.StatusCode != http.StatusOK || len(body) != size {
+		t.Errorf("If-Range of another version: %d, %d bytes", resp.StatusCode, len(body))
+	}
+
+	resp, body = e.do("HEAD", url, e.upload, nil, nil)
+	if resp.StatusCode != http.StatusOK || len(body) != 0 || resp.ContentLength != int64(size) || resp.Header.Get("ETag") != `"`+s+`"` {
+		t.Errorf("HEAD: %d, %d body bytes, length %d, ETag %q", resp.StatusCode, len(body), resp.ContentLength, resp.Header.Get("ETag"))
 	}
 }
