@@ -148,9 +148,8 @@ func intersect(c, a, b map[string]handleFact) {
 // hwalker runs the handle analysis of one function.
 type hwalker struct {
 	paths[*hstate]
-	c     *checker
-	fn    *csrc.Func
-	ctlOK bool // the file finishes control devices somewhere: trust it
+	c  *checker
+	fn *csrc.Func
 }
 
 // checkHandles runs the handle-lifetime analysis on fn when it calls a
@@ -168,7 +167,7 @@ func (c *checker) checkHandles(fn *csrc.Func) {
 	if !relevant || fn.Body == nil {
 		return
 	}
-	w := &hwalker{c: c, fn: fn, ctlOK: c.finishesControlDevices()}
+	w := &hwalker{c: c, fn: fn}
 	w.paths = newPaths[*hstate](w)
 	st := w.block(fn.Body, newHState(), 0)
 	if st != nil && !st.dead {
@@ -177,14 +176,20 @@ func (c *checker) checkHandles(fn *csrc.Func) {
 }
 
 // finishesControlDevices reports a file that calls
-// WdfControlFinishInitializing anywhere.
+// WdfControlFinishInitializing anywhere (where the analysis then trusts
+// that control devices get finished); found once per file, when a
+// control device is first created.
 func (c *checker) finishesControlDevices() bool {
-	for _, s := range c.sites {
-		if s.call.Callee() == "WdfControlFinishInitializing" {
-			return true
+	if c.ctlFinish == 0 {
+		c.ctlFinish = -1
+		for _, s := range c.sites {
+			if s.call.Callee() == "WdfControlFinishInitializing" {
+				c.ctlFinish = 1
+				break
+			}
 		}
 	}
-	return false
+	return c.ctlFinish > 0
 }
 
 // The handle analysis's steps of the shared path walk (paths.go).
@@ -571,7 +576,7 @@ func (w *hwalker) call(e *csrc.Expr, st *hstate, guard string, depth int) {
 			return
 		}
 		if ctlInit {
-			if dev := outParam(e.Arg(2)); dev != "" && !w.ctlOK {
+			if dev := outParam(e.Arg(2)); dev != "" && !w.c.finishesControlDevices() {
 				put(&st.ctl, dev, fact)
 			}
 		}

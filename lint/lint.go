@@ -42,6 +42,9 @@ type checker struct {
 	refs    map[string]bool // names used other than as a callee
 	pagedFn map[string]bool
 	exits   map[*csrc.Func][]*state // exit states of the functions that raise the IRQL
+	// ctlFinish: does the file call WdfControlFinishInitializing (1 yes,
+	// -1 no, 0 not looked yet).
+	ctlFinish int8
 }
 
 type globalAlloc struct {

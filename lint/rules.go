@@ -292,10 +292,10 @@ func Rules() []Rule {
 	return out
 }
 
-// RuleByID finds a rule by its ID or name.
+// RuleByID finds a rule by its ID or name, in any case.
 func RuleByID(id string) (Rule, bool) {
 	for _, r := range rules {
-		if r.ID == id || r.Name == id {
+		if strings.EqualFold(r.ID, id) || strings.EqualFold(r.Name, id) {
 			return r, true
 		}
 	}

@@ -36,10 +36,7 @@ func explainCmd(stdout io.Writer) *cobra.Command {
   bugcheck explain BCL040`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if r, ok := lint.RuleByID(strings.ToUpper(args[0])); ok && strings.HasPrefix(strings.ToUpper(args[0]), "BCL") {
-				return explainRule(stdout, r, asJSON)
-			}
-			if r, ok := lint.RuleByID(strings.ToLower(args[0])); ok {
+			if r, ok := lint.RuleByID(args[0]); ok {
 				return explainRule(stdout, r, asJSON)
 			}
 			code, err := parseCode(args[0])
